@@ -1,0 +1,29 @@
+# make demo: install, make weights from a shipped spec, print their stats.
+# make test: install, run the test suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench fuzz interop clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p out
+	$(BIN)/initgen make specs/mlp-mnist.yaml -o out/mlp-mnist.safetensors --force
+	$(BIN)/initgen stats out/mlp-mnist.safetensors
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) out build *.egg-info .pytest_cache bench/out
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,38 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2")
+
+
+def spec_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """SPEC plus --set/--seed/--dtype: everything that decides a plan."""
+    f = click.option("--dtype", type=click.Choice(DTYPE_NAMES),
+                     help="Replace the spec's dtype (layers that set their own keep it).")(f)
+    f = click.option("--seed", type=click.IntRange(min=0), help="Replace the spec's seed.")(f)
+    f = click.option("--set", "sets", multiple=True, metavar="VAR=VALUE",
+                     help="Replace a var of the spec (repeatable), e.g. --set n_layer=2.")(f)
+    f = click.argument("spec", type=click.Path(dir_okay=False))(f)
+    return f
+
+
+def format_option(choices: tuple[str, ...] = ("table", "json", "markdown")) -> Callable[..., Any]:
+    return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0],
+                        show_default=True, help="Output format: table for people, json for programs.")
+
+
+def load_plan(spec: str, sets: tuple[str, ...], seed: int | None, dtype: str | None) -> Any:
+    from ..plan import build_plan
+    from ..spec import load_spec, parse_overrides
+
+    return build_plan(load_spec(spec, parse_overrides(list(sets)), dtype=dtype), seed)
+
+
+def emit(text: str | None) -> None:
+    if text is not None:
+        click.echo(text)

@@ -1,0 +1,1 @@
+"""Weight files: streaming writers, atomic output and readers."""

@@ -1,0 +1,82 @@
+"""Streaming safetensors writer.
+
+The header is computed from the plan and written first; each chunk of values is
+then written at its offset with ``os.pwrite`` as soon as it is made, so the model is
+never whole in memory. Format: 8-byte little-endian header length, a JSON header
+(padded with spaces to a multiple of 8), then the tensors' bytes, back to back,
+in the plan's file order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ..dtypes import DTYPES
+from ..plan import TensorPlan
+from .atomic import os_error
+
+
+def build_header(tensors: list[TensorPlan], metadata: Mapping[str, str]) -> tuple[bytes, dict[str, int]]:
+    """The header bytes and each tensor's absolute data offset."""
+    header: dict[str, object] = {"__metadata__": dict(metadata)}
+    rel: dict[str, int] = {}
+    pos = 0
+    for t in tensors:
+        header[t.name] = {"dtype": DTYPES[t.dtype].st_code, "shape": list(t.shape),
+                          "data_offsets": [pos, pos + t.nbytes]}
+        rel[t.name] = pos
+        pos += t.nbytes
+    raw = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    raw += b" " * (-len(raw) % 8)
+    start = 8 + len(raw)
+    return struct.pack("<Q", len(raw)) + raw, {k: start + v for k, v in rel.items()}
+
+
+class SafetensorsWriter:
+    """Writes one safetensors file; ``write`` may be called from any thread."""
+
+    def __init__(self, path: Path, tensors: list[TensorPlan], metadata: Mapping[str, str]) -> None:
+        self.path = path
+        self.tensors = tensors
+        header, self.offsets = build_header(tensors, metadata)
+        self.size = len(header) + sum(t.nbytes for t in tensors)
+        try:
+            self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except OSError as e:
+            raise os_error(path, e) from None
+        try:
+            try:
+                os.posix_fallocate(self.fd, 0, self.size)  # fail now, not halfway, if the disk is full
+            except OSError as e:
+                import errno
+
+                if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                    raise
+                os.ftruncate(self.fd, self.size)
+            self._pwrite(header, 0)
+        except OSError as e:
+            os.close(self.fd)
+            raise os_error(path, e) from None
+
+    def _pwrite(self, data: bytes | memoryview, offset: int) -> None:
+        view = memoryview(data)
+        while view.nbytes:
+            n = os.pwrite(self.fd, view, offset)
+            view, offset = view[n:], offset + n
+
+    def write(self, t: TensorPlan, start: int, values: np.ndarray) -> None:
+        """Write ``values`` (already in the tensor's dtype) at element ``start``."""
+        offset = self.offsets[t.name] + start * values.dtype.itemsize
+        try:
+            self._pwrite(memoryview(np.ascontiguousarray(values)).cast("B"), offset)
+        except OSError as e:
+            raise os_error(self.path, e) from None
+
+    def close(self) -> None:
+        os.close(self.fd)

@@ -1,0 +1,161 @@
+"""The plan: one :class:`TensorPlan` per tensor, with its shape, dtype, fans and the
+exact distribution its values come from. Plans are what the engine makes and what
+a file's metadata records, so a tensor can be regenerated from its plan alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .dtypes import DTYPES
+from .errors import SpecError, one_of, suggest
+from .fans import Fans, layout_fans
+from .schemes import Context, Dist, get_scheme
+from .spec import LayerSpec, Spec
+from .spec.layers import LAYER_TYPES, TensorDecl
+from .spec.yamlpos import Path
+
+ROLE_DEFAULTS = {"bias": "zeros", "norm": "ones"}
+
+
+@dataclass(frozen=True)
+class TensorPlan:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scheme: str
+    args: Mapping[str, Any]
+    dist: Dist
+    fan_in: float
+    fan_out: float
+    layer: str = ""
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel * DTYPES[self.dtype].itemsize
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype,
+                "scheme": self.scheme, "args": dict(self.args), "dist": self.dist.to_json(),
+                "fan_in": self.fan_in, "fan_out": self.fan_out}
+
+    @staticmethod
+    def from_json(obj: Mapping[str, Any]) -> TensorPlan:
+        return TensorPlan(obj["name"], tuple(obj["shape"]), obj["dtype"], obj["scheme"],
+                          dict(obj["args"]), Dist.from_json(obj["dist"]),
+                          obj["fan_in"], obj["fan_out"])
+
+
+@dataclass
+class Plan:
+    name: str
+    seed: int
+    tensors: list[TensorPlan]
+
+    @property
+    def params(self) -> int:
+        return sum(t.numel for t in self.tensors)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.nbytes for t in self.tensors)
+
+    def file_order(self) -> list[TensorPlan]:
+        """The canonical order in files: widest dtype first (keeps every tensor
+        aligned), then by name, so the order of layers in a spec does not matter."""
+        return sorted(self.tensors, key=lambda t: (-DTYPES[t.dtype].itemsize, t.name))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "seed": self.seed, "params": self.params, "bytes": self.nbytes,
+                "tensors": [t.to_json() for t in self.tensors]}
+
+
+def _init_for(layer: LayerSpec, decl: TensorDecl, keys: list[str], spec: Spec) -> tuple[Any, Path]:
+    """Which init applies to ``decl``, and the key path it came from."""
+    init, path = layer.init, (*layer.path, "init")
+    per_tensor = isinstance(init, dict) and "scheme" not in init
+    if per_tensor:
+        for k in init:
+            if k not in keys and k not in ("weight", "bias"):
+                raise spec.pos.error((*path, k), f"this {layer.type} layer has no tensor '{k}'; "
+                                     f"its tensors: {one_of(keys)}", hint=suggest(k, keys))
+        for k in (decl.key, decl.role):
+            if k in init:
+                return init[k], (*path, k)
+    elif init is not None and decl.role == "weight":
+        return init, path
+    if decl.role in ROLE_DEFAULTS:
+        return ROLE_DEFAULTS[decl.role], path
+    if decl.default is not None:
+        return decl.default, path
+    if layer.activation is not None:
+        act = layer.activation
+        if act not in spec.rules:
+            raise spec.pos.error((*layer.path, "activation"),
+                                 f"unknown activation '{act}'; known: {one_of(spec.rules)} "
+                                 "(or add it to `rules:`)", hint=suggest(act, spec.rules))
+        rule_path = ("rules", act)
+        return spec.rules[act], rule_path if rule_path in spec.pos.lines else (*layer.path, "activation")
+    return LAYER_TYPES[layer.type].default_init, (*layer.path, "type")
+
+
+def _scheme_args(init: Any, path: Path, spec: Spec) -> tuple[str, dict[str, Any]]:
+    if isinstance(init, str):
+        return init, {}
+    if isinstance(init, dict):
+        if "scheme" not in init:
+            raise spec.pos.error(path, "an init mapping needs 'scheme' (or tensor keys such as "
+                                 "weight/bias)")
+        return init["scheme"], {k: v for k, v in init.items() if k != "scheme"}
+    raise spec.pos.error(path, f"init must be a scheme name or a mapping, got {init!r}")
+
+
+def plan_layer(layer: LayerSpec, spec: Spec) -> list[TensorPlan]:
+    ltype = LAYER_TYPES[layer.type]
+    try:
+        decls = ltype.tensors(layer.args, layer.layout)
+    except ValueError as e:
+        raise spec.pos.error(layer.path, str(e)) from None
+    keys = [d.key for d in decls]
+    out = []
+    for d in decls:
+        init, path = _init_for(layer, d, keys, spec)
+        scheme_name, args = _scheme_args(init, path, spec)
+        key_path = (*path, "scheme") if isinstance(init, dict) else path
+        try:
+            scheme = get_scheme(scheme_name)
+        except SpecError as e:
+            raise spec.pos.error(key_path, e.message, e.hint) from None
+        fans = d.fans or (layout_fans(d.shape, layer.layout) if len(d.shape) >= 2
+                          else Fans(d.shape[0] if d.shape else 1, d.shape[0] if d.shape else 1))
+        ctx = Context(d.shape, fans, layer.activation, layer.negative_slope, layer.layout)
+        try:
+            dist = scheme.dist(ctx, args)
+        except SpecError as e:
+            raise spec.pos.error(path, e.message, e.hint) from None
+        name = layer.name if d.full_name else f"{layer.name}.{layer.names.get(d.key, d.key)}"
+        out.append(TensorPlan(name, d.shape, layer.dtype, scheme.name, args, dist,
+                              fans.fan_in, fans.fan_out, layer.name))
+    return out
+
+
+def build_plan(spec: Spec, seed: int | None = None) -> Plan:
+    """Resolve every tensor of ``spec``; names must be unique after expansion."""
+    tensors: list[TensorPlan] = []
+    seen: dict[str, LayerSpec] = {}
+    for layer in spec.layers:
+        for t in plan_layer(layer, spec):
+            if t.name in seen:
+                first = spec.pos.line(seen[t.name].path)
+                raise spec.pos.error(layer.path, f"duplicate tensor name '{t.name}' "
+                                     f"(first made by the layer at line {first})")
+            seen[t.name] = layer
+            tensors.append(t)
+    return Plan(spec.name, spec.seed if seed is None else seed, tensors)

@@ -1,0 +1,64 @@
+"""The spec language: YAML with positions → a checked, expanded :class:`Spec`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path as FsPath
+from typing import Any
+
+from ..errors import SpecError
+from .model import LayerSpec, Spec, parse_spec
+from .yamlpos import Positions, load_yaml, render_path
+
+__all__ = ["LayerSpec", "Positions", "Spec", "load_spec", "parse_overrides", "render_path"]
+
+MAX_SPEC_BYTES = 16 * 1024 * 1024
+
+
+def load_spec(source: str | FsPath, overrides: Mapping[str, Any] | None = None, *,
+              text: str | None = None, dtype: str | None = None) -> Spec:
+    """Read and check a spec file (or ``text``, named ``source``).
+
+    ``overrides`` replace vars (``--set``); ``dtype`` replaces the spec's ``dtype:``.
+
+    >>> spec = load_spec("mlp.yaml", text="initgen: 1\\nlayers: [{name: fc, type: dense, in: 4, out: 2}]")
+    >>> [layer.name for layer in spec.layers]
+    ['fc']
+    """
+    name = str(source)
+    if text is None:
+        try:
+            raw = FsPath(source).read_bytes()
+        except FileNotFoundError:
+            raise SpecError("no such file", file=name) from None
+        except IsADirectoryError:
+            raise SpecError("is a directory, not a spec file", file=name) from None
+        except OSError as e:
+            raise SpecError(f"cannot read: {e.strerror}", file=name) from None
+        if len(raw) > MAX_SPEC_BYTES:
+            raise SpecError(f"is {len(raw)} bytes; a spec may be at most {MAX_SPEC_BYTES}", file=name)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            raise SpecError("is not UTF-8 text", file=name, line=line) from None
+    data, pos = load_yaml(text, name)
+    if dtype is not None and isinstance(data, dict):
+        data = {**data, "dtype": dtype}
+    return parse_spec(data, pos, overrides)
+
+
+def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``["n_layer=2", "hidden=${64*2}"]`` → ``{"n_layer": 2, "hidden": "${64*2}"}``."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
