@@ -74,7 +74,7 @@ class SafetensorsWriter:
         """Write ``values`` (already in the tensor's dtype) at element ``start``."""
         offset = self.offsets[t.name] + start * values.dtype.itemsize
         try:
-            self._pwrite(memoryview(np.ascontiguousarray(values)).cast("B"), offset)
+            self._pwrite(memoryview(np.ascontiguousarray(values).view(np.uint8)), offset)
         except OSError as e:
             raise os_error(self.path, e) from None
 

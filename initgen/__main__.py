@@ -1,0 +1,5 @@
+"""`python -m initgen` runs the CLI."""
+
+from .cli import run
+
+run()
