@@ -1,7 +1,9 @@
 """Activation → gain (torch's ``calculate_gain``) and → default scheme.
 
-The gain table is torch's ``torch.nn.init.calculate_gain``: the factor that keeps
-the variance of activations stable through that nonlinearity.
+The gain table is torch's ``torch.nn.init.calculate_gain`` (checked against its
+source): the factor that keeps the variance of activations stable through that
+nonlinearity. initgen adds ``identity`` and ``none`` (gain 1: no nonlinearity), which
+torch's docstring lists but its code does not accept.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 GAINS: dict[str, float] = {
     "linear": 1.0,
     "identity": 1.0,
+    "none": 1.0,
     "conv1d": 1.0,
     "conv2d": 1.0,
     "conv3d": 1.0,
@@ -28,14 +31,17 @@ LEAKY_RELU_DEFAULT_SLOPE = 0.01  # torch.nn.LeakyReLU's default
 
 
 def gain(nonlinearity: str, negative_slope: float | None = None) -> float:
-    """torch's ``calculate_gain``.
+    """torch's ``calculate_gain``; ``ValueError`` for a name it has no gain for.
 
     >>> round(gain("leaky_relu", 0.2), 6)
-    1.386750
+    1.38675
     """
     if nonlinearity == "leaky_relu":
         slope = LEAKY_RELU_DEFAULT_SLOPE if negative_slope is None else negative_slope
         return math.sqrt(2.0 / (1.0 + slope**2))
+    if nonlinearity not in GAINS:
+        raise ValueError(f"no gain is defined for '{nonlinearity}'; "
+                         f"known: {', '.join(GAIN_NAMES)}")
     return GAINS[nonlinearity]
 
 

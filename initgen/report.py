@@ -51,8 +51,10 @@ def render(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], fm
         right = i > 0 and col not in ("shape", "dtype", "scheme", "layer")
         table.add_column(col, justify="right" if right else "left",
                          footer=fmt_num(footer[i]) if footer else "")
-    for r in cells:
-        table.add_row(*r)
+    from rich.text import Text
+
+    for r in cells:  # plain text: a cell such as "[a, b]" is not rich markup
+        table.add_row(*(Text(c) for c in r))
     import sys
 
     # Piped output is for logs and CI: no width limit, no box drawing.

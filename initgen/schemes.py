@@ -1,50 +1,33 @@
 """The scheme table: name → parameters, formula and the distribution it resolves to.
 
 A scheme is a row of :data:`SCHEMES`. Resolving a scheme for one tensor (its shape,
-fans and the layer's activation) gives a :class:`Dist`: the sampler kind and its
-exact parameters, plus the mean and std the values are expected to have. The
-sampler (``sampling.py``) only ever sees a ``Dist``.
+fans, layout and the layer's activation) gives a :class:`~initgen.dists.Dist`: the
+sampler kind and its exact parameters, plus the mean and std the values are expected
+to have. The samplers (``sampling.py``, ``whole.py``) only ever see a ``Dist``.
 
-Variance-scaling schemes are one function, :func:`_variance_scaling`, specialised
-by rows (Glorot = fan_avg, scale 1; He = fan_in, scale 2; LeCun = fan_in, scale 1),
-as in ``jax.nn.initializers``.
+Variance-scaling schemes are one function, :func:`_scaled_fan`, specialised by rows
+(Glorot = fan_avg, scale 1; He = fan_in, scale 2; LeCun = fan_in, scale 1), as in
+``jax.nn.initializers``. Every scheme also takes ``scale:``, a multiplier on its
+values (std, bounds, value, gain), e.g. GPT-2's residual projections
+``{scheme: normal, std: 0.02, scale: ${1 / sqrt(2 * n_layer)}}``; the one exception is
+``variance_scaling``, whose own ``scale`` is Keras' variance scale (σ² = scale/n).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from .dists import (TRUNC_STD_2, Dist, constant, corrected_truncated, normal, point_mass,
+                    scaled, symmetric_uniform, truncated, truncated_at, uniform)
 from .errors import SpecError, one_of, suggest
 from .fans import Fans
 from .gains import GAIN_NAMES, gain
 
-# std of a unit normal truncated to [-2, 2]; Keras and JAX divide by it so that a
-# truncated-normal variance-scaling draw has the target std.
-TRUNC_STD_2 = 0.87962566103423978
-
-
-@dataclass(frozen=True)
-class Dist:
-    """A resolved distribution: what the sampler draws for one tensor.
-
-    ``kind`` names the sampler; ``params`` are its exact parameters; ``mean`` and
-    ``std`` are what the values are expected to have (used by plan, stats, checks).
-    """
-
-    kind: str
-    params: Mapping[str, float] = field(default_factory=dict)
-    mean: float = 0.0
-    std: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "params": dict(self.params), "mean": self.mean, "std": self.std}
-
-    @staticmethod
-    def from_json(obj: Mapping[str, Any]) -> Dist:
-        return Dist(obj["kind"], dict(obj["params"]), float(obj["mean"]), float(obj["std"]))
+__all__ = ["ALIASES", "ALL_NAMES", "SCHEMES", "TRUNC_STD_2", "Context", "Dist", "Param",
+           "Scheme", "get_scheme"]
 
 
 @dataclass(frozen=True)
@@ -58,51 +41,9 @@ class Context:
     layout: str = "torch"
 
 
-# --- distributions -----------------------------------------------------------------
-
-
-def normal(mean: float, std: float) -> Dist:
-    return Dist("normal", {"mean": mean, "std": std}, mean, std)
-
-
-def uniform(low: float, high: float) -> Dist:
-    return Dist("uniform", {"low": low, "high": high}, (low + high) / 2, (high - low) / math.sqrt(12))
-
-
-def constant(value: float) -> Dist:
-    return Dist("constant", {"value": value}, value, 0.0)
-
-
-def _phi(x: float) -> float:
-    return math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-
-
-def _Phi(x: float) -> float:
-    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
-
-
-def truncated(mean: float, std: float, a: float, b: float) -> Dist:
-    """N(mean, std²) restricted to [a, b] (absolute bounds), by rejection.
-
-    The expected mean and std are those of the truncated distribution (analytic).
-    """
-    alpha, beta = (a - mean) / std, (b - mean) / std
-    mass = _Phi(beta) - _Phi(alpha)
-    if not mass > 1e-3:
-        raise SpecError(
-            f"the interval [{a:g}, {b:g}] holds {mass:.2g} of N({mean:g}, {std:g}²); "
-            "truncated_normal needs at least 0.1% of the mass inside its bounds"
-        )
-    pa = _phi(alpha) if math.isfinite(alpha) else 0.0
-    pb = _phi(beta) if math.isfinite(beta) else 0.0
-    ta = alpha * pa if math.isfinite(alpha) else 0.0
-    tb = beta * pb if math.isfinite(beta) else 0.0
-    m = mean + std * (pa - pb) / mass
-    var = std * std * (1 + (ta - tb) / mass - ((pa - pb) / mass) ** 2)
-    return Dist("truncated_normal", {"mean": mean, "std": std, "a": a, "b": b}, m, math.sqrt(var))
-
-
 # --- parameters --------------------------------------------------------------------
+
+REQUIRED = object()  # a Param default: the user must give a value
 
 
 @dataclass(frozen=True)
@@ -111,29 +52,37 @@ class Param:
     default: Any
     doc: str
     choices: tuple[str, ...] = ()
-    kind: type = float  # float, int, str; float params accept ints
+    kind: type = float  # float, int, str, or object for a gain (number, 'auto' or a name)
 
     def check(self, value: Any) -> Any:
         if self.choices:
             if value not in self.choices:
-                raise SpecError(
-                    f"{value!r} is not one of {one_of(self.choices)}", hint=suggest(value, self.choices)
-                )
+                raise SpecError(f"{value!r} is not one of {one_of(self.choices)}",
+                                hint=suggest(value, self.choices))
             return value
-        if self.kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if self.kind in (float, object) and number:
             if not math.isfinite(value):
                 raise SpecError(f"expected a finite number, got {value!r}")
             return float(value)
-        if self.kind is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if self.kind is object and value == "auto":  # a gain: 'auto' or a number
-            return value
-        if self.kind is object and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+        if self.kind is int and number and float(value).is_integer():
+            return int(value)
+        if self.kind is object and isinstance(value, str):
+            if value == "auto" or value in GAIN_NAMES:
+                return value
+            raise SpecError(f"{value!r} is not a number, 'auto' or one of {one_of(GAIN_NAMES)}",
+                            hint=suggest(value, ("auto", *GAIN_NAMES)))
         if value is None and self.default is None:
             return None
-        wanted = "a number or 'auto'" if self.kind is object else f"a {self.kind.__name__}"
+        wanted = "a number, 'auto' or a nonlinearity" if self.kind is object else f"a {self.kind.__name__}"
         raise SpecError(f"expected {wanted}, got {value!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "default": "required" if self.default is REQUIRED else self.default,
+                "doc": self.doc, "choices": list(self.choices)}
+
+
+SCALE = Param("scale", 1.0, "multiplier on the values (std, bounds, value, gain)")
 
 
 @dataclass(frozen=True)
@@ -144,28 +93,39 @@ class Scheme:
     resolve: Callable[[Context, dict[str, Any]], Dist]
     aliases: tuple[str, ...] = ()
     whole_tensor: bool = False
+    refs: str = ""  # the same definition in torch / Keras / JAX, where one exists
+
+    @property
+    def all_params(self) -> tuple[Param, ...]:
+        """Its own parameters, plus the generic value multiplier ``scale``."""
+        own = {p.name for p in self.params}
+        return self.params if "scale" in own else (*self.params, SCALE)
 
     def dist(self, ctx: Context, args: Mapping[str, Any] | None = None) -> Dist:
         """Check ``args`` against the parameters and resolve for one tensor."""
         args = dict(args or {})
-        known = {p.name: p for p in self.params}
+        known = {p.name: p for p in self.all_params}
         for key in args:
             if key not in known:
-                raise SpecError(
-                    f"unknown parameter '{key}' for scheme {self.name}; "
-                    f"it takes {one_of(known) if known else 'no parameters'}",
-                    hint=suggest(key, known),
-                )
+                raise SpecError(f"unknown parameter '{key}' for scheme {self.name}; "
+                                f"it takes {one_of(known)}", hint=suggest(key, known))
         values: dict[str, Any] = {}
-        for p in self.params:
+        for p in self.all_params:
+            if p.name not in args and p.default is REQUIRED:
+                raise SpecError(f"scheme {self.name} needs '{p.name}' ({p.doc})")
             try:
                 values[p.name] = p.check(args[p.name]) if p.name in args else p.default
             except SpecError as e:
                 raise SpecError(f"{p.name}: {e.message}", hint=e.hint) from None
-        return self.resolve(ctx, values)
+        d = self.resolve(ctx, values)
+        if self.all_params is self.params:  # a scheme with its own 'scale'
+            return d
+        if not values["scale"] > 0:
+            raise SpecError(f"scale must be positive, got {values['scale']:g}")
+        return scaled(d, values["scale"])
 
 
-# --- variance scaling ----------------------------------------------------------------
+# --- fan-scaled schemes ----------------------------------------------------------------
 
 MODES = ("fan_in", "fan_out", "fan_avg")
 DISTRIBUTIONS = ("truncated_normal", "normal", "untruncated_normal", "uniform")
@@ -178,99 +138,77 @@ def _fan(fans: Fans, mode: str) -> float:
     return n
 
 
-def _variance_scaling(scale: float, mode: str, distribution: str, fans: Fans) -> Dist:
+def _with_std(std: float, distribution: str) -> Dist:
+    """The distribution with standard deviation ``std`` (truncated: Keras' corrected one)."""
+    if distribution == "uniform":
+        return symmetric_uniform(std)
+    if distribution == "truncated_normal":
+        return corrected_truncated(std)
+    return normal(0.0, std)
+
+
+def _scaled_fan(scale: float, mode: str, distribution: str, fans: Fans) -> Dist:
     """σ² = scale / n (Keras / JAX ``VarianceScaling``)."""
     if scale <= 0:
         raise SpecError(f"scale must be positive, got {scale:g}")
-    var = scale / _fan(fans, mode)
-    if distribution == "uniform":
-        limit = math.sqrt(3 * var)
-        return uniform(-limit, limit)
-    if distribution == "truncated_normal":
-        std = math.sqrt(var) / TRUNC_STD_2
-        return truncated(0.0, std, -2 * std, 2 * std)
-    return normal(0.0, math.sqrt(var))
+    return _with_std(math.sqrt(scale / _fan(fans, mode)), distribution)
 
 
-def _gain_of(ctx: Context, value: Any, slope: float | None = None) -> float:
-    """A ``gain`` parameter: a number, or ``auto`` for the layer's activation."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    act = ctx.activation or "linear"
-    if act not in GAIN_NAMES:
-        return 1.0
-    return gain(act, slope if slope is not None else ctx.negative_slope)
+def _gain_of(ctx: Context, value: Any) -> float:
+    """A ``gain`` parameter: a number, a nonlinearity's name, or ``auto`` (the layer's)."""
+    if isinstance(value, float):
+        return value
+    name = value if value != "auto" else (ctx.activation or "linear")
+    if name not in GAIN_NAMES:
+        raise SpecError(f"gain: auto: torch's calculate_gain has no entry for activation "
+                        f"'{name}'; give gain a number (known: {one_of(GAIN_NAMES)})")
+    return gain(name, ctx.negative_slope)
 
 
-def _gain_param(default: Any = 1.0) -> Param:
-    return Param("gain", default, "a number, or 'auto': torch's calculate_gain of the activation", kind=object)
+def _dist_of(fixed: str, a: dict[str, Any]) -> str:
+    return fixed if fixed == "uniform" else a["distribution"]
 
 
-def _he(distribution: str) -> Callable[[Context, dict[str, Any]], Dist]:
+def _glorot(fixed: str) -> Callable[[Context, dict[str, Any]], Dist]:
+    def resolve(ctx: Context, a: dict[str, Any]) -> Dist:
+        std = _gain_of(ctx, a["gain"]) * math.sqrt(1.0 / _fan(ctx.fans, "fan_avg"))
+        return _with_std(std, _dist_of(fixed, a))
+    return resolve
+
+
+def _he(fixed: str) -> Callable[[Context, dict[str, Any]], Dist]:
     def resolve(ctx: Context, a: dict[str, Any]) -> Dist:
         slope = a["negative_slope"]
-        if slope is None:
-            slope = ctx.negative_slope if ctx.activation == "leaky_relu" else 0.0
-        g = gain("leaky_relu", slope)  # torch: kaiming_* with a=slope, leaky_relu gain
-        n = _fan(ctx.fans, a["mode"])
-        std = g / math.sqrt(n)
-        if distribution == "uniform":
-            return uniform(-math.sqrt(3) * std, math.sqrt(3) * std)
-        if a["distribution"] == "truncated_normal":
-            return truncated(0.0, std / TRUNC_STD_2, -2 * std / TRUNC_STD_2, 2 * std / TRUNC_STD_2)
-        return normal(0.0, std)
-
+        if slope is None and ctx.activation != "leaky_relu":
+            slope = 0.0  # torch's a=0; a leaky_relu layer's own slope (default 0.01) otherwise
+        g = gain(a["nonlinearity"], slope if slope is not None else ctx.negative_slope)
+        return _with_std(g / math.sqrt(_fan(ctx.fans, a["mode"])), _dist_of(fixed, a))
     return resolve
 
 
-def _glorot(distribution: str) -> Callable[[Context, dict[str, Any]], Dist]:
-    def resolve(ctx: Context, a: dict[str, Any]) -> Dist:
-        g = _gain_of(ctx, a["gain"])
-        std = g * math.sqrt(2.0 / (ctx.fans.fan_in + ctx.fans.fan_out))
-        if distribution == "uniform":
-            return uniform(-math.sqrt(3) * std, math.sqrt(3) * std)
-        if a["distribution"] == "truncated_normal":
-            return truncated(0.0, std / TRUNC_STD_2, -2 * std / TRUNC_STD_2, 2 * std / TRUNC_STD_2)
-        return normal(0.0, std)
-
-    return resolve
+def _lecun(fixed: str) -> Callable[[Context, dict[str, Any]], Dist]:
+    return lambda ctx, a: _scaled_fan(1.0, "fan_in", _dist_of(fixed, a), ctx.fans)
 
 
-def _lecun(distribution: str) -> Callable[[Context, dict[str, Any]], Dist]:
-    def resolve(ctx: Context, a: dict[str, Any]) -> Dist:
-        dist = "uniform" if distribution == "uniform" else a["distribution"]
-        return _variance_scaling(1.0, "fan_in", dist, ctx.fans)
+def _torch_default(ctx: Context, a: dict[str, Any]) -> Dist:
+    # kaiming_uniform_(a=√5): gain √(2/(1+5)), bound √3·gain/√fan_in = 1/√fan_in.
+    # Biases: torch uses the weight's fan_in, which a layer passes as the bias's fans.
+    bound = 1.0 / math.sqrt(_fan(ctx.fans, "fan_in"))
+    return uniform(-bound, bound)
 
-    return resolve
 
-
-NORMAL_DIST = Param(
-    "distribution", "normal", "normal (torch) or truncated_normal (Keras/JAX: cut at 2σ, σ/0.8796)",
-    choices=("normal", "truncated_normal"),
+GAIN = Param("gain", 1.0, "a number, 'auto' (torch's calculate_gain of the layer's activation) "
+             "or a nonlinearity name", kind=object)
+NORMAL_DIST = Param("distribution", "normal", "normal (torch) or truncated_normal (Keras/JAX: "
+                    "cut at 2σ', σ' = σ/0.87962566103423978)", choices=("normal", "truncated_normal"))
+HE_PARAMS = (
+    Param("mode", "fan_in", "which fan scales the variance", choices=("fan_in", "fan_out")),
+    Param("negative_slope", None, "leaky ReLU slope a (default: the layer's if it is leaky_relu, else 0)"),
+    Param("nonlinearity", "leaky_relu", "torch's nonlinearity: gain = calculate_gain(it, slope)",
+          choices=tuple(n for n in GAIN_NAMES)),
 )
-MODE = Param("mode", "fan_in", "which fan scales the variance", choices=("fan_in", "fan_out"))
-SLOPE = Param("negative_slope", None, "leaky ReLU slope (default: the layer's, else 0)")
 
-
-def _truncated_normal(ctx: Context, a: dict[str, Any]) -> Dist:
-    mean, std = a["mean"], a["std"]
-    if std <= 0:
-        raise SpecError(f"std must be positive, got {std:g}")
-    if (a["a"] is None) != (a["b"] is None):
-        raise SpecError("give both a and b (absolute bounds), or neither (bounds at mean ± cut·std)")
-    if a["a"] is not None:
-        lo, hi = a["a"], a["b"]
-        if not lo < hi:
-            raise SpecError(f"a must be below b, got a={lo:g}, b={hi:g}")
-    else:
-        lo, hi = mean - a["cut"] * std, mean + a["cut"] * std
-    return truncated(mean, std, lo, hi)
-
-
-def _positive_std(ctx: Context, a: dict[str, Any]) -> Dist:
-    if a["std"] < 0:
-        raise SpecError(f"std must not be negative, got {a['std']:g}")
-    return normal(a["mean"], a["std"])
+# --- element-wise schemes with explicit numbers ----------------------------------------
 
 
 def _uniform(ctx: Context, a: dict[str, Any]) -> Dist:
@@ -279,62 +217,140 @@ def _uniform(ctx: Context, a: dict[str, Any]) -> Dist:
     return uniform(a["low"], a["high"])
 
 
+def _normal(ctx: Context, a: dict[str, Any]) -> Dist:
+    if a["std"] < 0:
+        raise SpecError(f"std must not be negative, got {a['std']:g}")
+    return normal(a["mean"], a["std"])
+
+
+def _truncated_normal(ctx: Context, a: dict[str, Any]) -> Dist:
+    mean, std = a["mean"], a["std"]
+    if std <= 0:
+        raise SpecError(f"std must be positive, got {std:g}")
+    if (a["a"] is None) != (a["b"] is None):
+        raise SpecError("give both a and b (absolute bounds), or neither (bounds at mean ± cut·std)")
+    if a["a"] is None:
+        if not a["cut"] > 0:
+            raise SpecError(f"cut must be positive, got {a['cut']:g}")
+        return truncated_at(std, a["cut"], mean)
+    if not a["a"] < a["b"]:
+        raise SpecError(f"a must be below b, got a={a['a']:g}, b={a['b']:g}")
+    return truncated(mean, std, a["a"], a["b"])
+
+
+# --- whole-tensor schemes (whole.py) ---------------------------------------------------
+
+
+def _last_axis_out(ctx: Context) -> float:
+    """1.0 when the output axis is last (keras/jax layouts), 0.0 when first (torch)."""
+    return 0.0 if ctx.layout == "torch" else 1.0
+
+
 def _orthogonal(ctx: Context, a: dict[str, Any]) -> Dist:
     if len(ctx.shape) < 2:
         raise SpecError("orthogonal needs a tensor of rank 2 or more")
     g = _gain_of(ctx, a["gain"])
-    rows = ctx.shape[0]
-    cols = math.prod(ctx.shape[1:])
-    return Dist("orthogonal", {"gain": g}, 0.0, abs(g) / math.sqrt(max(rows, cols)))
+    numel = math.prod(ctx.shape)
+    rows = ctx.shape[-1] if _last_axis_out(ctx) else ctx.shape[0]
+    # min(rows, cols) orthonormal vectors: Σx² = min·g², so the RMS is |g|/√max(rows, cols).
+    std = abs(g) / math.sqrt(max(rows, numel // rows)) if numel else 0.0
+    return Dist("orthogonal", {"gain": g, "last_axis_out": _last_axis_out(ctx)}, 0.0, std)
+
+
+def _identity(ctx: Context, a: dict[str, Any]) -> Dist:
+    if len(ctx.shape) != 2:
+        raise SpecError(f"identity needs a 2-D tensor, got shape {list(ctx.shape)}")
+    g = _gain_of(ctx, a["gain"])
+    return point_mass("identity", {"gain": g}, g, min(ctx.shape), math.prod(ctx.shape))
+
+
+def _dirac(ctx: Context, a: dict[str, Any]) -> Dist:
+    shape, groups = ctx.shape, a["groups"]
+    if len(shape) < 3:
+        raise SpecError(f"dirac needs a convolution kernel (rank 3 or more), got shape {list(shape)}")
+    last = _last_axis_out(ctx)
+    out, in_per_group = (shape[-1], shape[-2]) if last else (shape[0], shape[1])
+    if groups < 1 or out % groups:
+        raise SpecError(f"groups={groups} must divide the {out} output channels")
+    count = groups * min(out // groups, in_per_group)
+    g = _gain_of(ctx, a["gain"])
+    return point_mass("dirac", {"gain": g, "groups": groups, "last_axis_out": last}, g, count,
+                      math.prod(shape))
+
+
+def _sparse(ctx: Context, a: dict[str, Any]) -> Dist:
+    if len(ctx.shape) != 2:
+        raise SpecError(f"sparse needs a 2-D tensor, got shape {list(ctx.shape)}")
+    s, std = a["sparsity"], a["std"]
+    if not 0 <= s <= 1:
+        raise SpecError(f"sparsity must be within [0, 1], got {s:g}")
+    if std < 0:
+        raise SpecError(f"std must not be negative, got {std:g}")
+    last = _last_axis_out(ctx)
+    rows = ctx.shape[-1] if last else ctx.shape[0]  # torch's rows: the output axis
+    zeros = min(rows, math.ceil(s * rows))
+    frac = (rows - zeros) / rows if rows else 0.0
+    return Dist("sparse", {"sparsity": s, "std": std, "zeros": zeros, "last_axis_out": last},
+                0.0, std * math.sqrt(frac))
 
 
 _SCHEME_LIST: list[Scheme] = [
-    Scheme("zeros", "0", (), lambda c, a: constant(0.0)),
-    Scheme("ones", "1", (), lambda c, a: constant(1.0)),
-    Scheme("constant", "value", (Param("value", 0.0, "the value"),), lambda c, a: constant(a["value"])),
-    Scheme(
-        "uniform", "U(low, high)",
-        (Param("low", -0.05, "lower bound"), Param("high", 0.05, "upper bound")), _uniform,
-    ),
-    Scheme(
-        "normal", "N(mean, std²)",
-        (Param("mean", 0.0, "mean"), Param("std", 0.05, "standard deviation")), _positive_std,
-    ),
-    Scheme(
-        "truncated_normal",
-        "N(mean, std²) redrawn outside mean ± cut·std, or outside [a, b] if given (std not corrected)",
-        (
-            Param("mean", 0.0, "mean"),
-            Param("std", 0.05, "std before truncation"),
+    Scheme("zeros", "0", (), lambda c, a: constant(0.0), refs="torch zeros_ · Keras Zeros"),
+    Scheme("ones", "1", (), lambda c, a: constant(1.0), refs="torch ones_ · Keras Ones"),
+    Scheme("constant", "value", (Param("value", 0.0, "the value"),), lambda c, a: constant(a["value"]),
+           refs="torch constant_ · Keras Constant"),
+    Scheme("uniform", "U(low, high)",
+           (Param("low", -0.05, "lower bound"), Param("high", 0.05, "upper bound")), _uniform,
+           refs="Keras RandomUniform (±0.05) · torch uniform_ (default [0, 1))"),
+    Scheme("normal", "N(mean, std²)",
+           (Param("mean", 0.0, "mean"), Param("std", 0.05, "standard deviation")), _normal,
+           refs="Keras RandomNormal (std 0.05) · torch normal_ (default std 1)"),
+    Scheme("truncated_normal",
+           "N(mean, std²) redrawn outside mean ± cut·std, or outside [a, b] if given (std not corrected)",
+           (Param("mean", 0.0, "mean"), Param("std", 0.05, "std before truncation"),
             Param("cut", 2.0, "bounds at mean ± cut·std (Keras TruncatedNormal: 2)"),
             Param("a", None, "absolute lower bound (torch trunc_normal_)"),
-            Param("b", None, "absolute upper bound (torch trunc_normal_)"),
-        ),
-        _truncated_normal,
-    ),
-    Scheme("glorot_uniform", "U(±gain·√(6/(fan_in+fan_out)))", (_gain_param(),), _glorot("uniform"),
-           aliases=("xavier_uniform",)),
-    Scheme("glorot_normal", "N(0, gain²·2/(fan_in+fan_out))", (_gain_param(), NORMAL_DIST),
-           _glorot("normal"), aliases=("xavier_normal",)),
-    Scheme("he_uniform", "U(±gain·√(3/fan)), gain = √(2/(1+slope²))", (MODE, SLOPE), _he("uniform"),
-           aliases=("kaiming_uniform",)),
-    Scheme("he_normal", "N(0, gain²/fan), gain = √(2/(1+slope²))", (MODE, SLOPE, NORMAL_DIST),
-           _he("normal"), aliases=("kaiming_normal",)),
-    Scheme("lecun_uniform", "U(±√(3/fan_in))", (), _lecun("uniform")),
-    Scheme("lecun_normal", "N(0, 1/fan_in)", (NORMAL_DIST,), _lecun("normal")),
-    Scheme(
-        "variance_scaling",
-        "σ² = scale/n, n = fan_in | fan_out | fan_avg; uniform: U(±√(3σ²)); "
-        "truncated_normal: cut at 2σ' with σ' = σ/0.87962566103423978",
-        (
-            Param("scale", 1.0, "variance scale"),
+            Param("b", None, "absolute upper bound (torch trunc_normal_)")),
+           _truncated_normal,
+           refs="Keras TruncatedNormal (std 0.05, cut 2) · torch trunc_normal_(std=1, a=-2, b=2)"),
+    Scheme("glorot_uniform", "U(±gain·√(6/(fan_in+fan_out)))", (GAIN,), _glorot("uniform"),
+           aliases=("xavier_uniform",), refs="torch xavier_uniform_ · Keras/JAX glorot_uniform"),
+    Scheme("glorot_normal", "N(0, gain²·2/(fan_in+fan_out))", (GAIN, NORMAL_DIST), _glorot("normal"),
+           aliases=("xavier_normal",),
+           refs="torch xavier_normal_ · Keras/JAX glorot_normal = distribution: truncated_normal"),
+    Scheme("he_uniform", "U(±gain·√(3/fan)), gain = calculate_gain(nonlinearity, slope)", HE_PARAMS,
+           _he("uniform"), aliases=("kaiming_uniform",),
+           refs="torch kaiming_uniform_ · Keras/JAX he_uniform"),
+    Scheme("he_normal", "N(0, gain²/fan), gain = calculate_gain(nonlinearity, slope)",
+           (*HE_PARAMS, NORMAL_DIST), _he("normal"), aliases=("kaiming_normal",),
+           refs="torch kaiming_normal_ · Keras/JAX he_normal = distribution: truncated_normal"),
+    Scheme("lecun_uniform", "U(±√(3/fan_in))", (), _lecun("uniform"), refs="Keras/JAX lecun_uniform"),
+    Scheme("lecun_normal", "N(0, 1/fan_in)", (NORMAL_DIST,), _lecun("normal"),
+           refs="Keras/JAX lecun_normal = distribution: truncated_normal"),
+    Scheme("variance_scaling",
+           "σ² = scale/n, n = fan_in | fan_out | fan_avg; uniform: U(±√(3σ²)); "
+           "truncated_normal: cut at 2σ' with σ' = σ/0.87962566103423978",
+           (Param("scale", 1.0, "variance scale (σ² = scale/n; not a value multiplier)"),
             Param("mode", "fan_in", "which fan", choices=MODES),
-            Param("distribution", "truncated_normal", "sampling distribution", choices=DISTRIBUTIONS),
-        ),
-        lambda c, a: _variance_scaling(a["scale"], a["mode"], a["distribution"], c.fans),
-    ),
-    Scheme("orthogonal", "QR of a Gaussian matrix, signs fixed by diag(R), times gain",
-           (_gain_param(),), _orthogonal, whole_tensor=True),
+            Param("distribution", "truncated_normal", "sampling distribution "
+                  "(normal and untruncated_normal are the same)", choices=DISTRIBUTIONS)),
+           lambda c, a: _scaled_fan(a["scale"], a["mode"], a["distribution"], c.fans),
+           refs="Keras VarianceScaling · jax.nn.initializers.variance_scaling"),
+    Scheme("torch_default", "U(±1/√fan_in) (biases: the layer weight's fan_in)", (), _torch_default,
+           refs="torch nn.Linear/ConvNd reset_parameters: kaiming_uniform_(a=√5), bias U(±1/√fan_in)"),
+    Scheme("orthogonal", "QR of a Gaussian matrix (rows: output axis; rest flattened), signs fixed "
+           "by diag(R), times gain", (GAIN,), _orthogonal, whole_tensor=True,
+           refs="torch orthogonal_ · Keras/JAX orthogonal"),
+    Scheme("identity", "gain on the diagonal of a 2-D tensor, 0 elsewhere", (GAIN,), _identity,
+           aliases=("eye",), whole_tensor=True, refs="torch eye_ · Keras Identity"),
+    Scheme("dirac", "gain at the kernel centre for channel d of each group (d < min(out/groups, "
+           "in/groups)), 0 elsewhere",
+           (Param("groups", 1, "the convolution's groups", kind=int), GAIN), _dirac,
+           whole_tensor=True, refs="torch dirac_(groups)"),
+    Scheme("sparse", "N(0, std²) with ceil(sparsity·rows) zeros in each column (rows: output axis)",
+           (Param("sparsity", REQUIRED, "fraction of each column set to zero"),
+            Param("std", 0.01, "std of the non-zero values")), _sparse,
+           whole_tensor=True, refs="torch sparse_ (Martens 2010)"),
 ]
 
 SCHEMES: dict[str, Scheme] = {s.name: s for s in _SCHEME_LIST}

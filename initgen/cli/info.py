@@ -8,22 +8,32 @@ from .options import emit, format_option
 
 
 @click.command()
+@click.argument("name", required=False)
 @format_option()
-def schemes(fmt: str) -> None:
-    """List every initialization scheme with its aliases, parameters and formula."""
-    from ..report import render
-    from ..schemes import SCHEMES
+def schemes(name: str | None, fmt: str) -> None:
+    """List every initialization scheme with its aliases, parameters and formula.
 
-    rows, data = [], []
-    for s in SCHEMES.values():
-        params = ", ".join(f"{p.name}={p.default}" for p in s.params)
-        rows.append([s.name, ", ".join(s.aliases), params, s.formula])
-        data.append({"name": s.name, "aliases": list(s.aliases), "formula": s.formula,
-                     "whole_tensor": s.whole_tensor,
-                     "params": [{"name": p.name, "default": p.default, "doc": p.doc,
-                                 "choices": list(p.choices)} for p in s.params]})
-    emit(render("initialization schemes", ["scheme", "aliases", "parameters", "formula"], rows,
-                fmt, {"schemes": data}))
+    With NAME (a scheme or alias), list that scheme's parameters in full.
+    """
+    from ..report import render
+    from ..schemes import SCHEMES, get_scheme
+
+    chosen = list(SCHEMES.values()) if name is None else [get_scheme(name)]
+    data = [{"name": s.name, "aliases": list(s.aliases), "formula": s.formula,
+             "whole_tensor": s.whole_tensor, "frameworks": s.refs,
+             "params": [p.to_json() for p in s.all_params]} for s in chosen]
+    if name is not None and fmt != "json":
+        s = chosen[0]
+        rows = [[p["name"], p["default"], " | ".join(p["choices"]), p["doc"]] for p in data[0]["params"]]
+        title = f"{s.name} ({', '.join(s.aliases) or 'no aliases'}): {s.formula}"
+        emit(render(title, ["parameter", "default", "choices", "meaning"], rows, fmt,
+                    {"schemes": data}))
+        return
+    rows = [[d["name"], ", ".join(d["aliases"]),
+             ", ".join(f"{p['name']}={p['default']}" for p in d["params"]), d["formula"],
+             d["frameworks"]] for d in data]
+    emit(render("initialization schemes", ["scheme", "aliases", "parameters", "formula",
+                                           "torch / Keras / JAX"], rows, fmt, {"schemes": data}))
 
 
 @click.command()
