@@ -38,5 +38,8 @@ DTYPES: dict[str, DType] = {
         DType("bfloat16", "BF16", 2, "ml_dtypes"),
         DType("float8_e4m3fn", "F8_E4M3", 1, "ml_dtypes"),
         DType("float8_e5m2", "F8_E5M2", 1, "ml_dtypes"),
+        # Not a weight dtype: only for integer buffers a layer pins (batch norm's
+        # num_batches_tracked), made from constants.
+        DType("int64", "I64", 8, "numpy"),
     )
 }

@@ -15,7 +15,7 @@ from .errors import SpecError, one_of, suggest
 from .fans import Fans, layout_fans
 from .schemes import Context, Dist, get_scheme
 from .spec import LayerSpec, Spec
-from .spec.layers import LAYER_TYPES, TensorDecl
+from .spec.layers import LAYER_TYPES, LayerValueError, TensorDecl
 from .spec.yamlpos import Path
 
 ROLE_DEFAULTS = {"bias": "zeros", "norm": "ones"}
@@ -78,19 +78,23 @@ class Plan:
 
 
 def _init_for(layer: LayerSpec, decl: TensorDecl, keys: list[str], spec: Spec) -> tuple[Any, Path]:
-    """Which init applies to ``decl``, and the key path it came from."""
+    """Which init applies to ``decl``, and the key path it came from.
+
+    Order: the layer's per-tensor init (by tensor key, then by role), the layer's
+    plain init (weights only), the tensor's preset, its role's default (bias 0,
+    norm 1), its own default, the activation rule, the layer type's default.
+    Returns ``None`` for the init when the tensor's preset applies.
+    """
     init, path = layer.init, (*layer.path, "init")
     per_tensor = isinstance(init, dict) and "scheme" not in init
     if per_tensor:
-        for k in init:
-            if k not in keys and k not in ("weight", "bias"):
-                raise spec.pos.error((*path, k), f"this {layer.type} layer has no tensor '{k}'; "
-                                     f"its tensors: {one_of(keys)}", hint=suggest(k, keys))
         for k in (decl.key, decl.role):
             if k in init:
                 return init[k], (*path, k)
     elif init is not None and decl.role == "weight":
         return init, path
+    if decl.preset is not None:
+        return None, path
     if decl.role in ROLE_DEFAULTS:
         return ROLE_DEFAULTS[decl.role], path
     if decl.default is not None:
@@ -106,6 +110,40 @@ def _init_for(layer: LayerSpec, decl: TensorDecl, keys: list[str], spec: Spec) -
     return LAYER_TYPES[layer.type].default_init, (*layer.path, "type")
 
 
+def _check_tensor_keys(layer: LayerSpec, decls: list[TensorDecl], spec: Spec) -> None:
+    """Per-tensor init keys and ``names`` keys must name this layer's tensors."""
+    keys = [d.key for d in decls if d.key]
+    init = layer.init
+    if isinstance(init, dict) and "scheme" not in init:
+        allowed = [*keys, *dict.fromkeys(d.role for d in decls)]
+        for k in init:
+            if k not in allowed:
+                raise spec.pos.error((*layer.path, "init", k),
+                                     f"this {layer.type} layer has no tensor or role '{k}'; "
+                                     f"allowed: {one_of(allowed)}", hint=suggest(k, allowed))
+    modules = [*keys, *dict.fromkeys(k.partition(".")[0] for k in keys if "." in k)]
+    for k in layer.names:
+        if k not in modules:
+            raise spec.pos.error((*layer.path, "names", k),
+                                 f"this {layer.type} layer has no tensor '{k}' to rename; "
+                                 f"its tensors: {one_of(modules) or 'one, named by the layer'}",
+                                 hint=suggest(k, modules))
+
+
+def tensor_name(layer: LayerSpec, decl: TensorDecl) -> str:
+    """``names`` renames a tensor key (``q_proj.weight``) or its first part (``q_proj``)."""
+    if decl.full_name:
+        return layer.name
+    key = decl.key
+    if key in layer.names:
+        key = layer.names[key]
+    else:
+        head, dot, tail = key.partition(".")
+        if dot and head in layer.names:
+            key = f"{layer.names[head]}.{tail}"
+    return f"{layer.name}.{key}"
+
+
 def _scheme_args(init: Any, path: Path, spec: Spec) -> tuple[str, dict[str, Any]]:
     if isinstance(init, str):
         return init, {}
@@ -117,32 +155,71 @@ def _scheme_args(init: Any, path: Path, spec: Spec) -> tuple[str, dict[str, Any]
     raise spec.pos.error(path, f"init must be a scheme name or a mapping, got {init!r}")
 
 
+def _fans(d: TensorDecl, layout: str) -> Fans:
+    if d.fans is not None:
+        return d.fans
+    if len(d.shape) >= 2:
+        return layout_fans(d.shape, layout)
+    n = d.shape[0] if d.shape else 1
+    return Fans(n, n)
+
+
+def _resolve(layer: LayerSpec, d: TensorDecl, keys: list[str], spec: Spec) -> tuple[str, dict[str, Any], Dist, Fans]:
+    """The scheme name, its arguments and the distribution of one tensor."""
+    init, path = _init_for(layer, d, keys, spec)
+    fans = _fans(d, layer.layout)
+    if init is None and d.preset is not None:
+        return d.preset[0], {}, d.preset[1], fans
+    scheme_name, args = _scheme_args(init, path, spec)
+    key_path = (*path, "scheme") if isinstance(init, dict) else path
+    try:
+        scheme = get_scheme(scheme_name)
+    except SpecError as e:
+        raise spec.pos.error(key_path, e.message, e.hint) from None
+
+    def dist_for(f: Fans, shape: tuple[int, ...]) -> Dist:
+        ctx = Context(shape, f, layer.activation, layer.negative_slope, layer.layout)
+        try:
+            return scheme.dist(ctx, args)
+        except SpecError as e:
+            raise spec.pos.error(path, e.message, e.hint) from None
+
+    dist = dist_for(fans, d.shape)
+    if d.blocks > 1 and dist.kind == "orthogonal":
+        dist = _blocked(dist, d, layer.layout)
+    for f in d.block_fans:
+        other = dist_for(f, d.shape)
+        if other != dist:
+            raise spec.pos.error(path, f"{scheme.name} gives the fused projections of "
+                                 f"'{d.key}' different distributions (fans {fans.fan_in:g}/"
+                                 f"{fans.fan_out:g} vs {f.fan_in:g}/{f.fan_out:g}); use separate "
+                                 "projections (qkv: false) or a scheme that depends on fan_in only")
+    return scheme.name, args, dist, fans
+
+
+def _blocked(dist: Dist, d: TensorDecl, layout: str) -> Dist:
+    """An orthogonal scheme made per gate block: ``blocks`` equal slices of the output
+    axis (rows in torch layout, the last axis in Keras'), each its own orthogonal matrix."""
+    rows = d.shape[-1] if dist.params.get("last_axis_out") else d.shape[0]
+    size, other = rows // d.blocks, math.prod(d.shape) // rows
+    std = abs(float(dist.params["gain"])) / math.sqrt(max(size, other))
+    return Dist("orthogonal", {**dist.params, "blocks": d.blocks}, 0.0, std)
+
+
 def plan_layer(layer: LayerSpec, spec: Spec) -> list[TensorPlan]:
     ltype = LAYER_TYPES[layer.type]
     try:
         decls = ltype.tensors(layer.args, layer.layout)
-    except ValueError as e:
-        raise spec.pos.error(layer.path, str(e)) from None
+    except LayerValueError as e:
+        path = (*layer.path, e.key) if e.key else layer.path
+        raise spec.pos.error(path, str(e)) from None
+    _check_tensor_keys(layer, decls, spec)
     keys = [d.key for d in decls]
     out = []
     for d in decls:
-        init, path = _init_for(layer, d, keys, spec)
-        scheme_name, args = _scheme_args(init, path, spec)
-        key_path = (*path, "scheme") if isinstance(init, dict) else path
-        try:
-            scheme = get_scheme(scheme_name)
-        except SpecError as e:
-            raise spec.pos.error(key_path, e.message, e.hint) from None
-        fans = d.fans or (layout_fans(d.shape, layer.layout) if len(d.shape) >= 2
-                          else Fans(d.shape[0] if d.shape else 1, d.shape[0] if d.shape else 1))
-        ctx = Context(d.shape, fans, layer.activation, layer.negative_slope, layer.layout)
-        try:
-            dist = scheme.dist(ctx, args)
-        except SpecError as e:
-            raise spec.pos.error(path, e.message, e.hint) from None
-        name = layer.name if d.full_name else f"{layer.name}.{layer.names.get(d.key, d.key)}"
-        out.append(TensorPlan(name, d.shape, layer.dtype, scheme.name, args, dist,
-                              fans.fan_in, fans.fan_out, layer.name))
+        scheme, args, dist, fans = _resolve(layer, d, keys, spec)
+        out.append(TensorPlan(tensor_name(layer, d), d.shape, d.dtype or layer.dtype, scheme,
+                              args, dist, fans.fan_in, fans.fan_out, layer.name))
     return out
 
 

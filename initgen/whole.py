@@ -64,10 +64,27 @@ def _orthogonal(p: Mapping[str, float], seed: int, name: str, shape: tuple[int, 
         m = g.reshape(cols, rows).T
     else:
         m = g.reshape(rows, cols)
-    q = orthonormal_columns(m.T).T if rows < cols else orthonormal_columns(m)
+    # blocks > 1: recurrent gate blocks, each an equal slice of the output axis made
+    # orthogonal on its own (torch's gate weights stacked along rows).
+    blocks = int(p.get("blocks", 1))
+    q = np.concatenate([_orthogonal_rows(b) for b in np.split(m, blocks, axis=0)], axis=0)
     q *= p["gain"]
     out = q.T if last else q
     return np.ascontiguousarray(out).astype(dt).reshape(shape)
+
+
+def _orthogonal_rows(m: np.ndarray) -> np.ndarray:
+    rows, cols = m.shape
+    return orthonormal_columns(m.T).T if rows < cols else orthonormal_columns(m)
+
+
+def _constant_slice(p: Mapping[str, float], seed: int, name: str, shape: tuple[int, ...],
+                    dt: np.dtype) -> np.ndarray:
+    """``value`` everywhere but ``inside`` on flat indices [start, stop): an LSTM's
+    forget-gate bias of 1."""
+    out = np.full(math.prod(shape), p["value"], dtype=dt)
+    out[int(p["start"]) : int(p["stop"])] = p["inside"]
+    return out.reshape(shape)
 
 
 def _identity(p: Mapping[str, float], seed: int, name: str, shape: tuple[int, ...],
@@ -127,4 +144,5 @@ WHOLE_SAMPLERS: dict[str, WholeSampler] = {
     "identity": _identity,
     "dirac": _dirac,
     "sparse": _sparse,
+    "constant_slice": _constant_slice,
 }

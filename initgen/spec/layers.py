@@ -3,7 +3,8 @@
 A row lists the type's own keys with their kinds and defaults, and a function from
 the checked keys to :class:`TensorDecl` s. Names and axis order follow the layout:
 torch names (``weight``/``bias``) and ``[out, in, *k]``, or Keras names
-(``kernel``/``bias``) and ``[*k, in, out]``.
+(``kernel``/``bias``) and ``[*k, in, out]``. Recurrent and attention layers live in
+:mod:`.layers_seq` and are rows of the same table.
 """
 
 from __future__ import annotations
@@ -12,10 +13,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..fans import Fans
+from ..fans import (FAN_CONVENTIONS, Fans, compute_fans, conv_fans, conv_transpose_fans,
+                    conv_transpose_shape, embedding_fans)
+from ..schemes import Dist
 
 # Kinds of a layer key's value; checked by spec.model before a row's function runs.
-DIM, DIMS, BOOL, NUMBER, INTS = "dim", "dims", "bool", "number", "ints"
+DIM, DIMS, BOOL, NUMBER, INTS, CHOICE = "dim", "dims", "bool", "number", "ints", "choice"
+
+
+class LayerValueError(ValueError):
+    """A layer's keys are individually valid but inconsistent (``key`` names the culprit)."""
+
+    def __init__(self, key: str | None, message: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -24,7 +35,11 @@ class TensorDecl:
 
     ``role`` picks the default scheme: ``weight`` (activation rule or the type's
     default), ``bias`` (zeros), ``norm`` (ones), or ``fixed`` (``default`` only).
-    ``fans`` defaults to the layout's fans of ``shape``.
+    ``fans`` defaults to the layout's fans of ``shape``. ``dtype`` pins the tensor's
+    dtype whatever the layer's (an integer counter); ``blocks`` > 1 splits a
+    whole-tensor scheme into that many equal gate blocks along the output axis;
+    ``block_fans`` lists the fans of each projection a fused tensor stacks; ``preset``
+    is a (label, distribution) used unless the spec gives this tensor an init.
     """
 
     key: str
@@ -33,6 +48,10 @@ class TensorDecl:
     fans: Fans | None = None
     default: str | Mapping[str, Any] | None = None
     full_name: bool = False  # the layer's name alone is the tensor's name
+    dtype: str | None = None
+    blocks: int = 1
+    block_fans: tuple[Fans, ...] = ()
+    preset: tuple[str, Dist] | None = None
 
 
 @dataclass(frozen=True)
@@ -43,11 +62,15 @@ class LayerType:
     defaults: Mapping[str, Any]  # optional keys → default (missing: required)
     tensors: Callable[[Mapping[str, Any], str], list[TensorDecl]]
     default_init: str | Mapping[str, Any] = "glorot_uniform"
-    kernel_names: Mapping[str, str] = field(default_factory=dict)
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # CHOICE keys' words
 
 
-def _bias(a: Mapping[str, Any], size: int) -> list[TensorDecl]:
-    return [TensorDecl("bias", (size,), "bias")] if a["bias"] else []
+def bias_decls(a: Mapping[str, Any], size: int, key: str = "bias") -> list[TensorDecl]:
+    return [TensorDecl(key, (size,), "bias")] if a["bias"] else []
+
+
+def weight_key(layout: str) -> str:
+    return "weight" if layout == "torch" else "kernel"
 
 
 def _dense(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
@@ -55,13 +78,12 @@ def _dense(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
         w = TensorDecl("weight", (a["out"], a["in"]))
     else:
         w = TensorDecl("kernel", (a["in"], a["out"]))
-    return [w, *_bias(a, a["out"])]
+    return [w, *bias_decls(a, a["out"])]
 
 
 def _embedding(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
     key = "weight" if layout == "torch" else "embeddings"
-    # torch's fan rule for [num, dim]: fan_in = dim, fan_out = num.
-    return [TensorDecl(key, (a["num"], a["dim"]), fans=Fans(a["dim"], a["num"]))]
+    return [TensorDecl(key, (a["num"], a["dim"]), fans=embedding_fans(a["num"], a["dim"]))]
 
 
 def _norm_shape(a: Mapping[str, Any]) -> tuple[int, ...]:
@@ -82,36 +104,117 @@ def _rmsnorm(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
     return [TensorDecl("weight" if layout == "torch" else "gamma", _norm_shape(a), "norm")]
 
 
+def _batchnorm(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
+    """torch BatchNorm: weight 1, bias 0, running_mean 0, running_var 1 and an int64
+    scalar num_batches_tracked 0; Keras: gamma, beta, moving_mean, moving_variance."""
+    c = (a["dim"],)
+    torch = layout == "torch"
+    out: list[TensorDecl] = []
+    if a["affine"]:
+        out += [TensorDecl("weight" if torch else "gamma", c, "norm"),
+                TensorDecl("bias" if torch else "beta", c, "bias")]
+    if a["running_stats"]:
+        out += [TensorDecl("running_mean" if torch else "moving_mean", c, "fixed", default="zeros"),
+                TensorDecl("running_var" if torch else "moving_variance", c, "fixed", default="ones")]
+        if torch:
+            out.append(TensorDecl("num_batches_tracked", (), "fixed", default="zeros", dtype="int64"))
+    return out
+
+
+def _kernel(a: Mapping[str, Any], n: int) -> tuple[int, ...]:
+    k = a["kernel"]
+    if not isinstance(k, list):
+        return (k,) * n
+    if len(k) != n:
+        raise LayerValueError("kernel", f"a {n}-d kernel needs {n} sizes (or one number), got {len(k)}")
+    return tuple(k)
+
+
+def _groups(a: Mapping[str, Any]) -> int:
+    g = a["groups"]
+    for key in ("in", "out"):
+        if a[key] % g:
+            raise LayerValueError("groups", f"groups={g} must divide {key}={a[key]}")
+    return g
+
+
+def _conv(n: int, transposed: bool) -> Callable[[Mapping[str, Any], str], list[TensorDecl]]:
+    """torch Conv{n}d weight [out, in/g, *k]; ConvTranspose{n}d weight [in, out/g, *k].
+    Keras kernels: [*k, in/g, out] and (transposed) [*k, out/g, in].
+
+    A convolution's fans are fan_in = in/g·∏k, fan_out = out·∏k in every framework; a
+    transposed convolution's follow ``fan_convention`` (initgen.fans.conv_transpose_fans)."""
+
+    def make(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
+        k, g = _kernel(a, n), _groups(a)
+        if transposed:
+            shape = conv_transpose_shape(a["in"], a["out"], k, g, layout)
+            fans = conv_transpose_fans(a["in"], a["out"], k, g, a["fan_convention"])
+        else:
+            shape = (a["out"], a["in"] // g, *k) if layout == "torch" else (*k, a["in"] // g, a["out"])
+            fans = conv_fans(a["in"], a["out"], k, g)
+        return [TensorDecl(weight_key(layout), shape, fans=fans), *bias_decls(a, a["out"])]
+
+    return make
+
+
 def _tensor(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
     shape = tuple(a["shape"])
     fans = None
     if a["fan_in"] is not None or a["fan_out"] is not None:
+        for key in ("fan_in", "fan_out"):
+            if a[key] is not None and a[key] <= 0:
+                raise LayerValueError(key, f"expected a positive number, got {a[key]!r}")
         fans = Fans(a["fan_in"] or a["fan_out"], a["fan_out"] or a["fan_in"])
     elif a["in_axis"] is not None or a["out_axis"] is not None:
-        from ..fans import compute_fans
-
         rank = max(len(shape), 1)
-        if not all(-rank <= ax < rank for ax in (a["in_axis"] or 0, a["out_axis"] or 0)):
-            raise ValueError(f"in_axis/out_axis must be within the tensor's rank {rank}")
-        fans = compute_fans(shape, -2 if a["in_axis"] is None else a["in_axis"],
-                            -1 if a["out_axis"] is None else a["out_axis"])
+        for key in ("in_axis", "out_axis"):
+            ax = a[key]
+            if ax is not None and (not float(ax).is_integer() or not -rank <= ax < rank):
+                raise LayerValueError(key, f"must be a whole number within the tensor's rank "
+                                           f"{rank} (-{rank}..{rank - 1}), got {ax!r}")
+        fans = compute_fans(shape, -2 if a["in_axis"] is None else int(a["in_axis"]),
+                            -1 if a["out_axis"] is None else int(a["out_axis"]))
     return [TensorDecl("", shape, fans=fans, full_name=True)]
 
 
-LAYER_TYPES: dict[str, LayerType] = {
-    t.name: t
-    for t in (
+def _conv_row(n: int, transposed: bool) -> LayerType:
+    keys = {"in": DIM, "out": DIM, "kernel": DIMS, "groups": DIM, "bias": BOOL}
+    defaults: dict[str, Any] = {"groups": 1, "bias": True}
+    if transposed:
+        return LayerType(f"conv_transpose{n}d", f"{n}-d transposed convolution: weight "
+                         "[in, out/groups, *k] (torch) / kernel [*k, out/groups, in] (keras); "
+                         "fan_convention: initgen (connectivity) or torch (swapped fans)",
+                         {**keys, "fan_convention": CHOICE}, {**defaults, "fan_convention": "initgen"},
+                         _conv(n, True), choices={"fan_convention": FAN_CONVENTIONS})
+    return LayerType(f"conv{n}d", f"{n}-d convolution: weight [out, in/groups, *k] (torch) / "
+                     "kernel [*k, in/groups, out] (keras); kernel is a size or a list",
+                     keys, defaults, _conv(n, False))
+
+
+def _rows() -> list[LayerType]:
+    from .layers_seq import SEQ_TYPES
+
+    return [
         LayerType("dense", "fully connected: weight [out, in] (torch) / kernel [in, out]",
                   {"in": DIM, "out": DIM, "bias": BOOL}, {"bias": True}, _dense),
+        *(_conv_row(n, t) for t in (False, True) for n in (1, 2, 3)),
         LayerType("embedding", "lookup table: weight [num, dim]; torch's default N(0, 1)",
                   {"num": DIM, "dim": DIM}, {}, _embedding,
                   default_init={"scheme": "normal", "std": 1.0}),
         LayerType("layernorm", "layer norm: weight 1, bias 0",
                   {"dim": DIMS, "bias": BOOL}, {"bias": True}, _layernorm),
         LayerType("rmsnorm", "RMS norm: weight 1", {"dim": DIMS}, {}, _rmsnorm),
+        LayerType("batchnorm", "batch norm: weight 1, bias 0, running_mean 0, running_var 1, "
+                  "num_batches_tracked 0 (int64, torch)",
+                  {"dim": DIM, "affine": BOOL, "running_stats": BOOL},
+                  {"affine": True, "running_stats": True}, _batchnorm),
+        *SEQ_TYPES,
         LayerType("tensor", "any tensor: shape, with fan_in/fan_out or in_axis/out_axis",
                   {"shape": INTS, "fan_in": NUMBER, "fan_out": NUMBER, "in_axis": NUMBER,
                    "out_axis": NUMBER},
                   {"fan_in": None, "fan_out": None, "in_axis": None, "out_axis": None}, _tensor),
-    )
-}
+    ]
+
+
+LAYER_TYPES: dict[str, LayerType] = {t.name: t for t in _rows()}

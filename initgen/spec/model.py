@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..dtypes import DTYPES
+
+# A spec chooses among the float dtypes; integer rows are for buffers a layer pins.
+WEIGHT_DTYPES = tuple(d for d in DTYPES if not d.startswith(("int", "uint")))
 from ..errors import SpecError, one_of, suggest
 from ..fans import LAYOUT_AXES
 from ..gains import ACTIVATION_RULES
 from .expr import substitute
-from .layers import BOOL, DIM, DIMS, INTS, LAYER_TYPES, NUMBER
+from .layers import BOOL, CHOICE, DIM, DIMS, INTS, LAYER_TYPES, NUMBER
 from .yamlpos import Path, Positions
 
 TOP_KEYS = ("initgen", "name", "description", "seed", "dtype", "layout", "vars", "rules", "layers")
@@ -153,7 +156,7 @@ def parse_spec(data: Any, pos: Positions, overrides: Mapping[str, Any] | None = 
     seed = top.get("seed", 0)
     if _int_value(seed) is None or _int_value(seed) < 0:  # type: ignore[operator]
         raise pos.error(("seed",), f"seed must be a whole number ≥ 0, got {seed!r}")
-    dtype = _choice(top.get("dtype", "float32"), DTYPES, ("dtype",), pos)
+    dtype = _choice(top.get("dtype", "float32"), WEIGHT_DTYPES, ("dtype",), pos)
     layout = _choice(top.get("layout", "torch"), LAYOUT_AXES, ("layout",), pos)
     rules = top.get("rules", {}) or {}
     if not isinstance(rules, dict):
@@ -187,9 +190,9 @@ def _expand(items: Any, path: Path, prefix: str, env: dict[str, Any], layout: st
         _check_keys(item, BLOCK_KEYS[block], p, pos, f"a {block} block")
         if "layers" not in item:
             raise pos.error(p, f"a {block} block needs 'layers'")
-        head = _subst({k: v for k, v in item.items() if k != "layers"}, env, p, pos)
+        head = _subst({k: v for k, v in item.items() if k not in ("layers", "prefix")}, env, p, pos)
         blayout = _choice(head.get("layout", layout), LAYOUT_AXES, (*p, "layout"), pos)
-        bdtype = _choice(head.get("dtype", dtype), DTYPES, (*p, "dtype"), pos)
+        bdtype = _choice(head.get("dtype", dtype), WEIGHT_DTYPES, (*p, "dtype"), pos)
         if block == "group":
             if not isinstance(head["group"], str):
                 raise pos.error((*p, "group"), f"group is a name prefix, got {head['group']!r}")
@@ -228,7 +231,9 @@ def _layer(item: dict[str, Any], path: Path, prefix: str, env: dict[str, Any], l
         raise pos.error((*path, "name"), f"name must be a non-empty string, got {item['name']!r}")
     args: dict[str, Any] = {}
     for key, kind in ltype.keys.items():
-        if key in item:
+        if key in item and kind == CHOICE:
+            args[key] = _choice(item[key], ltype.choices[key], (*path, key), pos)
+        elif key in item:
             args[key] = check_value(kind, item[key], (*path, key), pos)
         elif key in ltype.defaults:
             args[key] = ltype.defaults[key]
@@ -246,6 +251,6 @@ def _layer(item: dict[str, Any], path: Path, prefix: str, env: dict[str, Any], l
     return LayerSpec(
         path=path, name=prefix + item["name"], type=ltype.name, args=args,
         layout=_choice(item.get("layout", layout), LAYOUT_AXES, (*path, "layout"), pos),
-        dtype=_choice(item.get("dtype", dtype), DTYPES, (*path, "dtype"), pos),
+        dtype=_choice(item.get("dtype", dtype), WEIGHT_DTYPES, (*path, "dtype"), pos),
         activation=act, negative_slope=slope, init=item.get("init"), names=names,
     )

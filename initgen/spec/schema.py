@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..dtypes import DTYPES
 from ..fans import LAYOUT_AXES
 from ..schemes import ALL_NAMES
 from .layers import BOOL, DIM, DIMS, INTS, LAYER_TYPES, NUMBER
+from .model import WEIGHT_DTYPES
 
 _EXPR = {"type": "string", "pattern": r"\$\{.*\}"}
 _KINDS: dict[str, dict[str, Any]] = {
@@ -28,14 +28,15 @@ def json_schema() -> dict[str, Any]:
                           "anyOf": [{"enum": list(ALL_NAMES)}, {"type": "object"}]}}]}
     common = {
         "name": {"type": "string"}, "activation": {"type": "string"}, "init": init,
-        "layout": {"enum": list(LAYOUT_AXES)}, "dtype": {"enum": list(DTYPES)},
+        "layout": {"enum": list(LAYOUT_AXES)}, "dtype": {"enum": list(WEIGHT_DTYPES)},
         "names": {"type": "object", "additionalProperties": {"type": "string"}},
         "negative_slope": {"type": "number"},
     }
     layers = []
     for t in LAYER_TYPES.values():
         props = {**common, "type": {"const": t.name},
-                 **{k: _KINDS[kind] for k, kind in t.keys.items()}}
+                 **{k: {"enum": list(t.choices[k])} if k in t.choices else _KINDS[kind]
+                    for k, kind in t.keys.items()}}
         required = ["name", "type", *[k for k in t.keys if k not in t.defaults]]
         layers.append({"type": "object", "description": t.doc, "properties": props,
                        "required": required, "additionalProperties": False})
