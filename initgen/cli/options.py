@@ -15,6 +15,8 @@ def spec_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--dtype", type=click.Choice(DTYPE_NAMES),
                      help="Replace the spec's dtype (layers that set their own keep it).")(f)
     f = click.option("--seed", type=click.IntRange(min=0), help="Replace the spec's seed.")(f)
+    f = click.option("--max-bytes", metavar="SIZE", expose_value=False, callback=_max_bytes,
+                     help="Refuse a spec that makes more than SIZE of tensors (default 1TB).")(f)
     f = click.option("--set", "sets", multiple=True, metavar="VAR=VALUE",
                      help="Replace a var of the spec (repeatable), e.g. --set n_layer=2.")(f)
     f = click.argument("spec", type=click.Path(dir_okay=False))(f)
@@ -30,7 +32,21 @@ def load_plan(spec: str, sets: tuple[str, ...], seed: int | None, dtype: str | N
     from ..plan import build_plan
     from ..spec import load_spec, parse_overrides
 
-    return build_plan(load_spec(spec, parse_overrides(list(sets)), dtype=dtype), seed)
+    from ..limits import DEFAULT_MAX_BYTES, check_plan
+
+    loaded = load_spec(spec, parse_overrides(list(sets)), dtype=dtype)
+    plan = build_plan(loaded, seed)
+    ctx = click.get_current_context(silent=True)
+    check_plan(plan, loaded, ctx.meta.get("initgen.max_bytes", DEFAULT_MAX_BYTES) if ctx else DEFAULT_MAX_BYTES)
+    return plan
+
+
+def _max_bytes(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """--max-bytes is read by load_plan, so commands need not pass it along."""
+    if value is not None:
+        from ..limits import parse_size
+
+        ctx.meta["initgen.max_bytes"] = parse_size(value)
 
 
 def emit(text: str | None) -> None:

@@ -1,0 +1,180 @@
+"""Limits that keep a spec, a plan or a write from running away.
+
+A spec is a few lines of YAML, but ``repeat``, ``${...}`` and anchors can make it
+describe petabytes. Everything here is checked before any work starts, and every
+refusal says which limit was hit and how to raise it:
+
+- ``--max-bytes`` (default :data:`DEFAULT_MAX_BYTES`): the most bytes of tensor data a
+  plan may describe (``make``, ``plan`` and ``validate``). A typo such as
+  ``dim: 40960000`` fails at once instead of after filling a disk.
+- :data:`MAX_WHOLE_VALUES`: whole-tensor schemes (``orthogonal``, ...) hold the
+  tensor in memory in float64, so a single such tensor is bounded.
+- free disk space: ``make`` refuses when the target's file system has less room
+  than the file needs, instead of failing halfway through.
+- tensor names: never empty, never ``__metadata__`` (safetensors keeps its metadata
+  under that key), and for HDF5 a name must map to a unique group path.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import OutputError, SpecError, UsageError
+
+if TYPE_CHECKING:
+    from .plan import Plan
+    from .spec import Spec
+
+DEFAULT_MAX_BYTES = 10**12  # 1 TB: over any single model file people make today, under a typo
+MAX_WHOLE_VALUES = 1 << 27  # 134 M values: 1 GiB as float64, held whole by orthogonal & co.
+DISK_MARGIN = 1 << 20  # room for headers and metadata beyond the tensors' bytes
+
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
+          "gb": 10**9, "t": 10**12, "tb": 10**12, "p": 10**15, "pb": 10**15,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "pib": 2**50}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
+
+
+def parse_size(text: str) -> int:
+    """``"500GB"`` → 500_000_000_000; decimal (KB, MB, GB, TB, PB) or binary (KiB ... PiB).
+
+    >>> parse_size("1.5TB"), parse_size("2GiB"), parse_size("1024")
+    (1500000000000, 2147483648, 1024)
+    """
+    m = _SIZE.fullmatch(text)
+    unit = m.group(2).lower() if m else ""
+    if not m or unit not in _UNITS:
+        raise UsageError(f"--max-bytes {text!r}: expected a size such as 500GB, 2TiB or 1000000")
+    from fractions import Fraction  # exact: "1.1TB" is 1100000000000, not 1099999999999
+
+    return int(Fraction(m.group(1)) * _UNITS[unit])
+
+
+def human(n: int) -> str:
+    """Bytes for a message, in decimal units: 4000000000000 → '4 TB'."""
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:g} {unit}" if unit == "B" else f"{n:.3g} {unit}" if n < 1000 else f"{n:,.0f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    raise AssertionError
+
+
+def _layer_paths(spec: Spec) -> dict[str, tuple[str | int, ...]]:
+    return {layer.name: layer.path for layer in spec.layers}
+
+
+def check_plan(plan: Plan, spec: Spec, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    """Refuse a plan over ``max_bytes``, a whole-tensor scheme over memory, a bad name.
+
+    Errors point at the layer that makes the offending tensor.
+    """
+    paths = _layer_paths(spec)
+
+    def error(layer: str, message: str) -> SpecError:
+        return spec.pos.error(paths.get(layer, ("layers",)), message)
+
+    for t in plan.tensors:
+        why = name_problem(t.name)
+        if why:
+            raise error(t.layer, why)
+    total = plan.nbytes
+    if total > max_bytes:
+        big = max(plan.tensors, key=lambda t: t.nbytes)
+        raise error(big.layer, f"the plan makes {human(total)} of tensors (the largest, "
+                    f"'{big.name}' {list(big.shape)}, is {human(big.nbytes)}), over the limit "
+                    f"of {human(max_bytes)}; if that is meant, raise it with "
+                    f"--max-bytes {_hint_size(total)}")
+    whole = _whole_kinds()
+    for t in plan.tensors:
+        if t.dist.kind in whole and t.numel > MAX_WHOLE_VALUES:
+            raise error(t.layer, f"tensor '{t.name}' {list(t.shape)} has {t.numel:,} values; "
+                        f"the scheme {t.scheme} makes a tensor whole in memory and is limited "
+                        f"to {MAX_WHOLE_VALUES:,} values; use an element-wise scheme for it")
+
+
+def _hint_size(n: int) -> str:
+    """A round size ≥ n that --max-bytes accepts: 4000000004000000000 → '4001PB'."""
+    for unit, scale in (("PB", 10**15), ("TB", 10**12), ("GB", 10**9), ("MB", 10**6)):
+        if n >= scale:
+            return f"{-(-n // scale)}{unit}"
+    return str(n)
+
+
+def _whole_kinds() -> frozenset[str]:
+    try:
+        from .whole import WHOLE_SAMPLERS
+    except ImportError:  # pragma: no cover - no whole-tensor schemes
+        return frozenset()
+    return frozenset(WHOLE_SAMPLERS)
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a tensor name in any file, or None."""
+    if not isinstance(name, str) or not name:
+        return "a tensor name cannot be empty"
+    if name == "__metadata__":
+        return "'__metadata__' cannot be a tensor name: safetensors keeps the file's metadata under it"
+    return None
+
+
+def hdf5_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be an HDF5 dataset path (dots become groups), or None."""
+    if "/" in name:
+        return f"tensor name {name!r} contains '/', which HDF5 reads as a group separator"
+    if "\0" in name:
+        return f"tensor name {name!r} contains a NUL character, which HDF5 names cannot hold"
+    if any(not part for part in name.split(".")):
+        return (f"tensor name {name!r} has an empty part between dots (a leading, trailing or "
+                "doubled '.'), which has no HDF5 group path")
+    return None
+
+
+def check_hdf5_names(names: Iterable[str]) -> None:
+    """Every name maps to its own HDF5 path, and no dataset is also a group.
+
+    ``a`` and ``a.b`` cannot both be stored: ``/a`` would be a dataset and the group
+    holding ``/a/b``. Rejected rather than escaped, so that a tensor's name and its HDF5
+    path always say the same thing to other tools.
+    """
+    names = sorted(names)
+    for name in names:
+        why = hdf5_name_problem(name)
+        if why:
+            raise UsageError(f"cannot write HDF5: {why}; write .safetensors or rename the tensor")
+    taken = set(names)
+    for name in names:
+        parts = name.split(".")
+        for k in range(1, len(parts)):
+            prefix = ".".join(parts[:k])
+            if prefix in taken:
+                raise UsageError(f"cannot write HDF5: tensor '{prefix}' would be both a dataset and "
+                                 f"the group holding '{name}'; write .safetensors or rename one of them")
+
+
+def check_free_space(target: Path, nbytes: int) -> None:
+    """Refuse to start a write that the target's file system has no room for."""
+    parent = target.parent if str(target.parent) else Path(".")
+    try:
+        free = shutil.disk_usage(parent).free
+    except OSError:
+        return  # cannot tell (a missing directory is reported by the target check)
+    need = nbytes + DISK_MARGIN
+    if need > free:
+        raise OutputError(f"{target}: needs {human(need)} but only {human(free)} is free on "
+                          f"{parent}; free some space or write elsewhere")
+
+
+def check_output(target: Path, kind: str, names: Iterable[str], nbytes: int) -> None:
+    """Everything about an output that can be checked before writing it."""
+    names = list(names)
+    for name in names:
+        why = name_problem(name)
+        if why:
+            raise UsageError(f"cannot write {target}: {why}")
+    if kind == "hdf5":
+        check_hdf5_names(names)
+    check_free_space(target, nbytes)
