@@ -1,5 +1,5 @@
-"""Rendering of plans and statistics: rich tables for people, JSON and Markdown for
-programs and documents."""
+"""Rendering of plans and statistics: rich tables for people, JSON, CSV and Markdown
+for programs and documents."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-FORMATS = ("table", "json", "markdown")
+FORMATS = ("table", "json", "markdown", "csv")
 
 
 def fmt_num(v: Any) -> str:
@@ -35,6 +35,16 @@ def render(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], fm
     """
     if fmt == "json":
         return json.dumps(data, indent=2, allow_nan=False, default=str)
+    if fmt == "csv":  # full precision, no footer: one header line and one line per row
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(columns)
+        w.writerows([["" if c is None else repr(c) if isinstance(c, float) else c for c in row]
+                     for row in rows])
+        return buf.getvalue().rstrip("\n")
     cells = [[fmt_num(c) for c in row] for row in rows]
     if fmt == "markdown":
         lines = [f"### {title}", "", "| " + " | ".join(columns) + " |",
@@ -48,7 +58,7 @@ def render(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], fm
 
     table = Table(title=title, show_footer=bool(footer))
     for i, col in enumerate(columns):
-        right = i > 0 and col not in ("shape", "dtype", "scheme", "layer")
+        right = i > 0 and col not in ("shape", "dtype", "scheme", "layer", "histogram")
         table.add_column(col, justify="right" if right else "left",
                          footer=fmt_num(footer[i]) if footer else "")
     from rich.text import Text
@@ -67,12 +77,58 @@ def render(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], fm
     return None
 
 
-def stats_view(fs: Any, fmt: str) -> str | None:
-    cols = ["tensor", "shape", "dtype", "mean", "std", "min", "max", "scheme", "expected std"]
-    rows = [[t.name, "×".join(map(str, t.shape)) or "scalar", t.dtype, t.mean, t.std, t.min, t.max,
-             t.scheme, t.expected_std] for t in fs.tensors]
-    footer = [f"{len(fs.tensors)} tensors", f"{fs.params:,} params", "", "", "", "", "", "", ""]
-    return render(fs.file, cols, rows, fmt, _finite(fs.to_json()), footer)
+SPARK = " ▁▂▃▄▅▆▇█"  # an empty bin is blank, any other at least ▁
+
+
+def sparkline(hist: dict[str, Any] | None, width: int = 16) -> str:
+    """A histogram's counts as block characters, ``width`` wide (bins merged in runs)."""
+    if not hist:
+        return ""
+    counts = hist["counts"]
+    per = max(1, len(counts) // width)
+    merged = [sum(counts[i : i + per]) for i in range(0, len(counts), per)]
+    top = max(merged) or 1
+    return "".join(SPARK[0] if c == 0 else SPARK[1 + min(7, (c * 8 - 1) // top)] for c in merged)
+
+
+def _shape(shape: list[int]) -> str:
+    return "×".join(map(str, shape)) or "scalar"
+
+
+STATS_COLUMNS = ["tensor", "shape", "dtype", "mean", "std", "min", "max", "absmax", "zeros",
+                 "nan/inf", "histogram", "scheme", "expected std"]
+
+
+def _row(t: Any, fmt: str, members: int | None = None) -> list[Any]:
+    shape = _shape(t.shape) if members is None else f"{members} × {_shape(t.shape)}" \
+        if t.shape else f"{members} tensors"
+    if fmt == "csv":
+        return [t.name, shape, t.dtype, t.mean, t.std, t.min, t.max, t.absmax, t.zero_fraction,
+                t.nan + t.inf, " ".join(map(str, t.hist["counts"])) if t.hist else None,
+                t.scheme, t.expected_std]
+    zeros = None if t.zero_fraction is None else f"{100 * t.zero_fraction:.3g}%"
+    return [t.name, shape, t.dtype, t.mean, t.std, t.min, t.max, t.absmax, zeros,
+            f"{t.nan}/{t.inf}" if t.nan or t.inf else "", sparkline(t.hist), t.scheme, t.expected_std]
+
+
+def stats_view(fs: Any, fmt: str, *, groups: list[Any] | None = None,
+               failures: list[Any] | None = None, checked: bool = False) -> str | None:
+    """Per-tensor rows, or per-group rows when ``groups`` is given (JSON always holds
+    every tensor, plus ``groups`` and ``check`` when present; see docs/stats.md)."""
+    data = fs.to_json()
+    if groups is not None:
+        data["groups"] = [{"pattern": g.stats.name, "members": g.members,
+                           **{k: v for k, v in vars(g.stats).items() if k != "name"}} for g in groups]
+        rows = [_row(g.stats, fmt, g.members) for g in groups]
+    else:
+        rows = [_row(t, fmt) for t in fs.tensors]
+    if checked:
+        data["check"] = {"passed": not failures,
+                         "failures": [{"tensor": f.tensor, "reason": f.reason} for f in failures or []]}
+    dtypes = ", ".join(f"{k}×{v}" for k, v in fs.dtypes().items())
+    footer = [f"{len(fs.tensors)} tensors", f"{fs.params:,} params", dtypes, "", "", "", "",
+              "", "", "", human_bytes(fs.nbytes), "", ""]
+    return render(fs.file, STATS_COLUMNS, rows, fmt, _finite(data), footer)
 
 
 def plan_view(plan: Any, fmt: str) -> str | None:

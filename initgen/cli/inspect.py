@@ -1,27 +1,129 @@
-"""`initgen stats`: statistics of any weight file."""
+"""`initgen stats`, `initgen verify` and `initgen diff`: looking at weight files."""
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import click
 
 from .options import emit, format_option
 
+SUMMARY_LIMIT = 64  # more tensors than this: the table shows layer patterns unless --all
+
+threads_option = click.option("--threads", type=click.IntRange(min=1),
+                              help="Worker threads (default: all cores).")
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar or messages on stderr.")
+
+
+@contextmanager
+def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A transient progress bar on stderr when it is a terminal, else nothing."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
-@format_option()
-def stats(file: str, fmt: str) -> None:
-    """Per-tensor statistics of FILE (safetensors or HDF5, made by initgen or not).
+@click.argument("file", type=click.Path())
+@format_option(("table", "json", "markdown", "csv"))
+@click.option("--tensors", "globs", multiple=True, metavar="GLOB",
+              help="Only tensors whose name matches GLOB (repeatable), e.g. 'h.*.attn.*'.")
+@click.option("--group", is_flag=True,
+              help="Aggregate by layer pattern: numeric name parts become * (h.*.attn.c_attn.weight).")
+@click.option("--all", "show_all", is_flag=True,
+              help=f"List every tensor even when there are more than {SUMMARY_LIMIT}.")
+@click.option("--check", is_flag=True,
+              help="Exit 1 if a tensor has NaN/Inf or departs from its recorded scheme.")
+@click.option("--expect", "rules", multiple=True, metavar="RULE",
+              help="Exit 1 unless matching tensors obey RULE (repeatable): "
+                   "'GLOB:std=0.02±5%,mean=0±0.001'; keys mean std min max absmax zeros nan inf; "
+                   "ops = <= >= < >.")
+@threads_option
+@quiet_option
+def stats(file: str, fmt: str, globs: tuple[str, ...], group: bool, show_all: bool, check: bool,
+          rules: tuple[str, ...], threads: int | None, quiet: bool) -> None:
+    """Statistics of every tensor in FILE: safetensors (any dtype), a sharded
+    checkpoint (its index or directory), or HDF5 (initgen, Keras .weights.h5 / .h5).
 
-    For files made by initgen, each tensor's scheme and expected std are shown.
-    JSON output: {"file", "format", "totals": {"tensors", "params"}, "tensors": [
-    {"name", "shape", "dtype", "count", "mean", "std", "min", "max", "scheme",
-    "expected_mean", "expected_std"}]}.
+    Streams in bounded memory: count, mean, std, min, max, abs-max, zeros, NaN/Inf
+    and a 32-bin histogram per tensor, in float64. For files made by initgen each
+    tensor's scheme and expected std are shown. The JSON shape is documented in
+    docs/stats.md: {"file", "format", "initgen", "totals", "tensors": [...],
+    "groups"?, "check"?}.
     """
+    from ..checks import check_rules, check_stats, parse_rule
+    from ..errors import CheckFailed
+    from ..groups import group_stats
     from ..report import stats_view
-    from ..stats import read_stats
+    from ..stats import read_stats, recorded_plans
 
-    emit(stats_view(read_stats(file), fmt))
+    parsed = [parse_rule(r) for r in rules]  # a bad rule is a usage error before any work
+    with _progress("stats", quiet) as progress:
+        fs = read_stats(file, threads=threads, tensors=globs, progress=progress)
+    groups = None
+    if group or (fmt != "json" and not show_all and len(fs.tensors) > SUMMARY_LIMIT):
+        groups = group_stats(fs.tensors)
+        if not group and not quiet:
+            click.echo(f"{len(fs.tensors)} tensors shown as {len(groups)} layer patterns; "
+                       "--all lists every tensor", err=True)
+    checked = check or bool(parsed)
+    failures = []
+    if check:
+        failures += check_stats(fs, recorded_plans(fs.metadata))
+    failures += check_rules(fs, parsed)
+    emit(stats_view(fs, fmt, groups=groups, failures=failures, checked=checked))
+    if failures:
+        for f in failures:
+            click.echo(f"check failed: {f}", err=True)
+        names = len({f.tensor for f in failures})
+        raise CheckFailed(f"{file}: {names} tensor{'s' if names != 1 else ''} failed the checks")
+    if checked and not quiet:
+        click.echo(f"check passed: {len(fs.tensors)} tensors", err=True)
 
 
-COMMANDS = [stats]
+@click.command()
+@click.argument("file", type=click.Path())
+@threads_option
+@quiet_option
+def verify(file: str, threads: int | None, quiet: bool) -> None:
+    """Regenerate every tensor of FILE (made by initgen) from its recorded plans and
+    seed, and compare bytes; exit 1 naming the first tensor that differs."""
+    from ..verify import verify as run_verify
+
+    with _progress("verify", quiet) as progress:
+        v = run_verify(file, threads=threads, progress=progress)
+    click.echo(f"{file}: ok: {v.tensors} tensors, {v.params:,} values regenerated bit for bit "
+               f"(seed {v.seed})")
+
+
+@click.command()
+@click.argument("a", type=click.Path())
+@click.argument("b", type=click.Path())
+@format_option(("table", "json", "markdown", "csv"))
+@click.option("--all", "show_all", is_flag=True, help="Also list tensors that are the same.")
+@threads_option
+def diff(a: str, b: str, fmt: str, show_all: bool, threads: int | None) -> None:
+    """Compare weight files A and B: tensors only in one, shape/dtype changes,
+    byte-identical or not, and per-tensor statistics moves (B − A).
+
+    Exit status 0 when every tensor is in both with the same shape, dtype and bytes,
+    1 when anything differs (like diff(1)), 2 for usage errors.
+    """
+    from ..diff import diff_files, diff_view
+
+    d = diff_files(a, b, threads=threads)
+    emit(diff_view(d, fmt, show_all))
+    if not d.same:
+        raise click.exceptions.Exit(1)
+
+
+COMMANDS = [stats, verify, diff]

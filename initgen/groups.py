@@ -1,0 +1,85 @@
+"""Aggregate tensor statistics by layer pattern: ``h.0.attn.c_attn.weight`` and
+``h.11.attn.c_attn.weight`` are both ``h.*.attn.c_attn.weight``.
+
+A pattern replaces every dotted name component made only of digits by ``*``, so
+repeated blocks fold together while ``fc1`` or ``weight_ih_l0`` stay as they are.
+Moments merge exactly (Chan's update over each tensor's count, mean and M2);
+the group histogram re-bins each tensor's bins by their centres onto the group's
+[min, max], which is exact in total and close enough to draw.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .stats import HIST_BINS, TensorStats
+
+
+def pattern(name: str) -> str:
+    """>>> pattern("transformer.h.11.mlp.c_fc.weight")
+    'transformer.h.*.mlp.c_fc.weight'
+    """
+    return ".".join("*" if part.isdigit() else part for part in name.split("."))
+
+
+@dataclass
+class Group:
+    stats: TensorStats  # name = the pattern; shape = the members' shape if they all share it
+    members: int
+
+
+def _same(values: list[object]) -> object:
+    return values[0] if all(v == values[0] for v in values) else None
+
+
+def aggregate(pat: str, members: list[TensorStats]) -> Group:
+    n = mean = m2 = 0.0
+    zeros = 0.0
+    lo, hi = math.inf, -math.inf
+    for t in members:
+        k = t.count - t.nan - t.inf
+        if not k or t.mean is None or t.std is None:
+            continue
+        d = t.mean - mean
+        total = n + k
+        mean += d * k / total
+        m2 += t.std * t.std * k + d * d * n * k / total
+        n = total
+        zeros += (t.zero_fraction or 0.0) * k
+        lo, hi = min(lo, t.min), max(hi, t.max)  # type: ignore[type-var]
+    hist = None
+    if n:
+        counts = [0] * HIST_BINS
+        width = hi - lo
+        for t in members:
+            if not t.hist:
+                continue
+            tlo, thi, tc = t.hist["min"], t.hist["max"], t.hist["counts"]
+            for i, c in enumerate(tc):
+                if not c:
+                    continue
+                centre = tlo + (thi - tlo) * (i + 0.5) / len(tc) if thi > tlo else tlo
+                j = HIST_BINS // 2 if width <= 0 else min(int((centre - lo) / width * HIST_BINS), HIST_BINS - 1)
+                counts[j] += c
+        hist = {"min": lo, "max": hi, "counts": counts}
+    shape = _same([t.shape for t in members])
+    dtypes = sorted({t.dtype for t in members})
+    stats = TensorStats(
+        pat, list(shape) if isinstance(shape, list) else [], "/".join(dtypes),
+        sum(t.count for t in members), sum(t.bytes for t in members),
+        mean if n else None, math.sqrt(m2 / n) if n else None,
+        lo if n else None, hi if n else None, max(abs(lo), abs(hi)) if n else None,
+        zeros / n if n else None, sum(t.nan for t in members), sum(t.inf for t in members), hist,
+        _same([t.scheme for t in members]), _same([t.expected_mean for t in members]),  # type: ignore[arg-type]
+        _same([t.expected_std for t in members]), _same([t.kind for t in members]),  # type: ignore[arg-type]
+    )
+    return Group(stats, len(members))
+
+
+def group_stats(tensors: list[TensorStats]) -> list[Group]:
+    """Groups in order of first appearance."""
+    by: dict[str, list[TensorStats]] = {}
+    for t in tensors:
+        by.setdefault(pattern(t.name), []).append(t)
+    return [aggregate(p, ms) for p, ms in by.items()]
