@@ -40,7 +40,7 @@ KURTOSIS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     # zero-inflated normal: a fraction f of N(0, s²) values, the rest 0 → 3/f
     "sparse": lambda p: 3.0 / max(1e-9, 1.0 - float(p.get("sparsity", 0.0))),
 }
-EXACT_KINDS = {"constant", "identity", "dirac"}  # values fixed by the plan: no sampling error
+EXACT_KINDS = {"constant", "identity", "dirac", "constant_slice"}  # values fixed by the plan: no sampling error
 UNKNOWN_KURTOSIS = 10.0  # kinds this table does not know yet: a generous bound
 
 

@@ -191,7 +191,7 @@ def _moments(x: np.ndarray, lo: float, hi: float) -> Partial:
             np.copyto(ix, q, casting="unsafe")
             np.minimum(ix, HIST_BINS - 1, out=ix)
             part.hist = np.bincount(ix, minlength=HIST_BINS)
-        else:  # one value: np.histogram widens the range by ±0.5, so the middle bin
+        else:  # a single value: the middle bin, so it draws as one centred bar
             part.hist[HIST_BINS // 2] = k
         out.merge(part)
     return out

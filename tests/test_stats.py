@@ -1,0 +1,194 @@
+"""`initgen stats` on foreign files (written with safetensors.numpy and h5py, not
+initgen's writers), compared with statistics NumPy computes here independently."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import ml_dtypes
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from initgen import stats as stats_mod
+
+# Every dtype the safetensors format defines: (NumPy dtype, a generator of test values).
+DTYPES = {
+    "float64": (np.float64, lambda r, n: r.normal(0.5, 2.0, n)),
+    "float32": (np.float32, lambda r, n: r.normal(0, 0.02, n)),
+    "float16": (np.float16, lambda r, n: r.normal(0, 0.1, n)),
+    "bfloat16": (ml_dtypes.bfloat16, lambda r, n: r.normal(0, 0.05, n)),
+    "float8_e4m3fn": (ml_dtypes.float8_e4m3fn, lambda r, n: r.normal(0, 0.05, n)),
+    "float8_e5m2": (ml_dtypes.float8_e5m2, lambda r, n: r.normal(0, 0.5, n)),
+    "int64": (np.int64, lambda r, n: r.integers(-10**6, 10**6, n)),
+    "int32": (np.int32, lambda r, n: r.integers(-1000, 1000, n)),
+    "int16": (np.int16, lambda r, n: r.integers(-300, 300, n)),
+    "int8": (np.int8, lambda r, n: r.integers(-128, 128, n)),
+    "uint64": (np.uint64, lambda r, n: r.integers(0, 10**9, n)),
+    "uint32": (np.uint32, lambda r, n: r.integers(0, 10**6, n)),
+    "uint16": (np.uint16, lambda r, n: r.integers(0, 60000, n)),
+    "uint8": (np.uint8, lambda r, n: r.integers(0, 256, n)),
+    "bool": (np.bool_, lambda r, n: r.random(n) < 0.3),
+}
+
+
+def reference(a: np.ndarray) -> dict:
+    """The statistics, computed the plain way: whole array, float64, NumPy reductions."""
+    x = np.asarray(a, dtype=np.float64).reshape(-1)
+    fin = x[np.isfinite(x)]
+    out = {"count": x.size, "nan": int(np.isnan(x).sum()), "inf": int(np.isinf(x).sum())}
+    if fin.size:
+        lo, hi = fin.min(), fin.max()
+        bins = stats_mod.HIST_BINS
+        if lo < hi:
+            counts = np.histogram(fin, bins=bins, range=(lo, hi))[0]
+        else:  # documented: a single value fills the middle bin
+            counts = np.bincount([bins // 2], minlength=bins) * fin.size
+        out.update(mean=fin.mean(), std=fin.std(), min=lo, max=hi, absmax=np.abs(fin).max(),
+                   zero_fraction=np.count_nonzero(fin == 0) / fin.size, counts=counts)
+    return out
+
+
+def assert_matches(t: dict, ref: dict) -> None:
+    """Exact for counts, min, max; mean and std to float64 rounding of a sum of n terms."""
+    assert t["count"] == ref["count"] and t["nan"] == ref["nan"] and t["inf"] == ref["inf"]
+    if "mean" not in ref:
+        assert t["mean"] is None and t["hist"] is None
+        return
+    assert t["min"] == ref["min"] and t["max"] == ref["max"] and t["absmax"] == ref["absmax"]
+    assert t["zero_fraction"] == ref["zero_fraction"]
+    scale = max(abs(ref["min"]), abs(ref["max"]))
+    eps = 64 * np.finfo(np.float64).eps * scale  # both sides sum in float64 (pairwise)
+    assert abs(t["mean"] - ref["mean"]) <= eps
+    assert abs(t["std"] - ref["std"]) <= eps + 1e-12 * scale
+    counts = np.array(t["hist"]["counts"])
+    assert counts.sum() == ref["count"] - ref["nan"] - ref["inf"]
+    assert np.array_equal(counts, ref["counts"])
+
+
+@pytest.fixture
+def stats_json(cli):
+    def run(path, *args) -> dict:
+        r = cli("stats", path, "--format", "json", *args)
+        assert r.exit_code == 0, r.output
+        return json.loads(r.stdout)
+
+    return run
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_safetensors_dtype_matches_numpy(tmp_path, stats_json, dtype):
+    npdt, gen = DTYPES[dtype]
+    r = np.random.default_rng(list(DTYPES).index(dtype))
+    tensors = {"w.2d": gen(r, 3000).astype(npdt).reshape(60, 50), "v": gen(r, 7).astype(npdt),
+               "empty": np.zeros((0, 4), dtype=npdt), "scalar": np.asarray(gen(r, 1)[0]).astype(npdt)}
+    save_file(tensors, str(tmp_path / "f.safetensors"))
+    data = stats_json(tmp_path / "f.safetensors")
+    got = {t["name"]: t for t in data["tensors"]}
+    assert set(got) == set(tensors)
+    for name, a in tensors.items():
+        assert got[name]["dtype"] == dtype and got[name]["shape"] == list(a.shape)
+        assert got[name]["bytes"] == a.nbytes
+        assert_matches(got[name], reference(a))
+    assert data["totals"]["params"] == sum(a.size for a in tensors.values())
+    assert data["totals"]["bytes"] == sum(a.nbytes for a in tensors.values())
+    assert data["totals"]["dtypes"] == {dtype: 4}
+
+
+def test_nan_inf_and_zeros_are_counted_apart(tmp_path, stats_json):
+    a = np.random.default_rng(1).normal(0, 1, 10_000).astype(np.float32)
+    a[[3, 500, 9000]] = np.nan
+    a[[7, 8]] = np.inf
+    a[11] = -np.inf
+    a[100:150] = 0.0
+    a[200] = -0.0
+    save_file({"x": a, "allnan": np.full(5, np.nan, dtype=np.float32)}, str(tmp_path / "f.safetensors"))
+    got = {t["name"]: t for t in stats_json(tmp_path / "f.safetensors")["tensors"]}
+    assert_matches(got["x"], reference(a))
+    assert got["x"]["nan"] == 3 and got["x"]["inf"] == 3
+    assert got["x"]["zero_fraction"] == 51 / (10_000 - 6)
+    assert got["allnan"]["nan"] == 5 and got["allnan"]["mean"] is None
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_chunked_streaming_matches_whole_array(tmp_path, monkeypatch, threads):
+    """Many chunks and blocks (sizes forced small), merged in order: same numbers as
+    the one-shot reference, and the same for any thread count."""
+    monkeypatch.setattr(stats_mod, "CHUNK_VALUES", 1000)
+    monkeypatch.setattr(stats_mod, "BLOCK", 96)
+    r = np.random.default_rng(2)
+    a = (r.normal(3.0, 0.01, 12_345)).astype(np.float32)  # large mean, small std: cancellation test
+    b = r.uniform(-1, 1, (37, 41)).astype(np.float16)
+    save_file({"a": a, "b": b}, str(tmp_path / "f.safetensors"))
+    fs = stats_mod.read_stats(tmp_path / "f.safetensors", threads=threads)
+    for t, arr in zip(fs.tensors, (a, b)):
+        d = vars(t) | {"counts": None}
+        assert_matches(d, reference(arr))
+    one = stats_mod.read_stats(tmp_path / "f.safetensors", threads=1).to_json()
+    assert fs.to_json() == one
+
+
+def test_tensors_glob_filters_and_unknown_glob_is_usage_error(tmp_path, stats_json, cli):
+    save_file({"h.0.attn.w": np.ones(4, np.float32), "h.1.attn.w": np.ones(4, np.float32),
+               "h.0.mlp.w": np.ones(4, np.float32)}, str(tmp_path / "f.safetensors"))
+    names = [t["name"] for t in stats_json(tmp_path / "f.safetensors", "--tensors", "h.*.attn.*")["tensors"]]
+    assert names == ["h.0.attn.w", "h.1.attn.w"]
+    r = cli("stats", tmp_path / "f.safetensors", "--tensors", "h.0.atn.w")
+    assert r.exit_code == 2
+    assert r.output == (f"error: {tmp_path / 'f.safetensors'}: no tensor matches --tensors "
+                        "'h.0.atn.w'; did you mean 'h.0.attn.w'?\n")
+
+
+def test_group_aggregates_by_layer_pattern(tmp_path, stats_json):
+    r = np.random.default_rng(3)
+    blocks = {f"h.{i}.attn.c_attn.weight": r.normal(i, 1 + i, 500).astype(np.float32) for i in range(12)}
+    save_file({**blocks, "wte.weight": r.normal(0, 1, 100).astype(np.float32)}, str(tmp_path / "f.safetensors"))
+    data = stats_json(tmp_path / "f.safetensors", "--group")
+    groups = {g["pattern"]: g for g in data["groups"]}
+    assert set(groups) == {"h.*.attn.c_attn.weight", "wte.weight"}
+    g = groups["h.*.attn.c_attn.weight"]
+    assert g["members"] == 12 and g["count"] == 6000
+    ref = reference(np.concatenate(list(blocks.values())))
+    assert g["min"] == ref["min"] and g["max"] == ref["max"]
+    assert g["mean"] == pytest.approx(ref["mean"], rel=1e-12)
+    assert g["std"] == pytest.approx(ref["std"], rel=1e-12)
+    assert sum(g["hist"]["counts"]) == 6000
+    assert len(data["tensors"]) == 13  # JSON always lists every tensor
+
+
+def test_large_models_are_summarized_unless_all(tmp_path, cli):
+    save_file({f"layers.{i}.w": np.ones(2, np.float32) for i in range(100)}, str(tmp_path / "f.safetensors"))
+    r = cli("stats", tmp_path / "f.safetensors", "--format", "csv")
+    lines = r.stdout.splitlines()
+    assert lines[1].startswith("layers.*.w,100 × 2,float32,1.0,0.0,")
+    assert "100 tensors shown as 1 layer patterns; --all lists every tensor" in r.stderr
+    r = cli("stats", tmp_path / "f.safetensors", "--format", "csv", "--all")
+    assert len(r.stdout.splitlines()) == 101
+
+
+def test_table_has_sparkline_and_totals(tmp_path, cli):
+    save_file({"w": np.random.default_rng(4).normal(0, 1, 10_000).astype(np.float32),
+               "b": np.zeros(10, dtype=ml_dtypes.bfloat16)}, str(tmp_path / "f.safetensors"))
+    out = cli("stats", tmp_path / "f.safetensors").stdout
+    assert "█" in out and "▁" in out
+    assert "2 tensors" in out and "10,010 params" in out and "float32×1, bfloat16×1" in out
+    assert "40.02 KB" in out
+    md = cli("stats", tmp_path / "f.safetensors", "--format", "markdown").stdout
+    assert md.splitlines()[2].startswith("| tensor | shape | dtype | mean | std |")
+
+
+def test_sparkline_scales_to_the_highest_bin():
+    from initgen.report import sparkline
+
+    assert sparkline({"counts": [0, 1, 8, 4] + [0] * 28}, width=32)[:4] == " ▁█▄"
+    assert sparkline(None) == ""
+
+
+def test_std_is_accurate_far_from_zero(tmp_path):
+    """Sums about a shift inside [min, max]: a naive sum of squares would lose the
+    1e-6 spread of values near 1e4 entirely."""
+    a = (1e4 + np.random.default_rng(5).normal(0, 1e-3, 100_000)).astype(np.float64)
+    save_file({"a": a}, str(tmp_path / "f.safetensors"))
+    t = stats_mod.read_stats(tmp_path / "f.safetensors").tensors[0]
+    assert math.isclose(t.std, a.std(), rel_tol=1e-9)
