@@ -33,12 +33,16 @@ def orthonormal_columns(a: np.ndarray) -> np.ndarray:
     """
     rows, cols = a.shape
     qt = np.empty((cols, rows), dtype=np.float64)  # Q transposed: q_j contiguous
+    buf = np.empty((cols, rows), dtype=np.float64)  # products, reused: no allocation per step
     for j in range(cols):
         v = a[:, j].astype(np.float64)
         for _ in range(2):
             if j:
-                r = np.add.reduce(qt[:j] * v, axis=1)
-                v -= np.add.reduce(qt[:j] * r[:, None], axis=0)
+                blk = buf[:j]
+                np.multiply(qt[:j], v, out=blk)
+                r = np.add.reduce(blk, axis=1)
+                np.multiply(qt[:j], r[:, None], out=blk)
+                v -= np.add.reduce(blk, axis=0)
         norm = math.sqrt(float(np.add.reduce(v * v)))
         if norm == 0.0:  # probability zero for a Gaussian matrix; keep Q defined
             v = np.zeros(rows)
