@@ -65,8 +65,12 @@ class LayerType:
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # CHOICE keys' words
 
 
-def bias_decls(a: Mapping[str, Any], size: int, key: str = "bias") -> list[TensorDecl]:
-    return [TensorDecl(key, (size,), "bias")] if a["bias"] else []
+def bias_decls(a: Mapping[str, Any], size: int, key: str = "bias",
+               fans: Fans | None = None) -> list[TensorDecl]:
+    """A bias of ``size`` if the layer has one. It carries its weight's ``fans`` so
+    that fan-based schemes (torch_default: U(±1/√fan_in)) see the weight's fan_in,
+    as torch does."""
+    return [TensorDecl(key, (size,), "bias", fans=fans)] if a["bias"] else []
 
 
 def weight_key(layout: str) -> str:
@@ -74,11 +78,9 @@ def weight_key(layout: str) -> str:
 
 
 def _dense(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
-    if layout == "torch":
-        w = TensorDecl("weight", (a["out"], a["in"]))
-    else:
-        w = TensorDecl("kernel", (a["in"], a["out"]))
-    return [w, *bias_decls(a, a["out"])]
+    fans = Fans(a["in"], a["out"])
+    shape = (a["out"], a["in"]) if layout == "torch" else (a["in"], a["out"])
+    return [TensorDecl(weight_key(layout), shape, fans=fans), *bias_decls(a, a["out"], fans=fans)]
 
 
 def _embedding(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
@@ -153,7 +155,8 @@ def _conv(n: int, transposed: bool) -> Callable[[Mapping[str, Any], str], list[T
         else:
             shape = (a["out"], a["in"] // g, *k) if layout == "torch" else (*k, a["in"] // g, a["out"])
             fans = conv_fans(a["in"], a["out"], k, g)
-        return [TensorDecl(weight_key(layout), shape, fans=fans), *bias_decls(a, a["out"])]
+        return [TensorDecl(weight_key(layout), shape, fans=fans),
+                *bias_decls(a, a["out"], fans=fans)]
 
     return make
 

@@ -45,6 +45,7 @@ def _recurrent(kind: str) -> Callable[[Mapping[str, Any], str], list[TensorDecl]
 
     def make(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
         h, rows = a["hidden"], gates * a["hidden"]
+        bias_fans = Fans(h, rows)  # torch's RNN default is U(±1/√hidden) for every tensor
         dirs = ("", "_reverse") if a["bidirectional"] else ("",)
         forget = a.get("unit_forget_bias", False)
         if forget and not a["bias"]:
@@ -60,8 +61,8 @@ def _recurrent(kind: str) -> Callable[[Mapping[str, Any], str], list[TensorDecl]
                             TensorDecl(f"weight_hh{sfx}", (rows, h), "recurrent",
                                        default="orthogonal", blocks=gates)]
                     if a["bias"]:
-                        out += [TensorDecl(f"bias_ih{sfx}", (rows,), "bias", preset=preset),
-                                TensorDecl(f"bias_hh{sfx}", (rows,), "bias")]
+                        out += [TensorDecl(f"bias_ih{sfx}", (rows,), "bias", bias_fans, preset=preset),
+                                TensorDecl(f"bias_hh{sfx}", (rows,), "bias", bias_fans)]
                     continue
                 # Keras: kernel [in, G·h], recurrent_kernel [h, G·h], one bias (GRU: [2, 3h]).
                 cell = "" if a["layers"] == 1 and not a["bidirectional"] else f"l{k}{d}."
@@ -70,7 +71,7 @@ def _recurrent(kind: str) -> Callable[[Mapping[str, Any], str], list[TensorDecl]
                                    default="orthogonal", blocks=gates)]
                 if a["bias"]:
                     shape = (2, rows) if kind == "gru" else (rows,)
-                    out.append(TensorDecl(f"{cell}bias", shape, "bias", preset=preset))
+                    out.append(TensorDecl(f"{cell}bias", shape, "bias", bias_fans, preset=preset))
         return out
 
     return make
@@ -99,7 +100,7 @@ def _attention(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
              block_fans: tuple[Fans, ...] = ()) -> list[TensorDecl]:
         shape = (n_out, n_in) if layout == "torch" else (n_in, n_out)
         return [TensorDecl(f"{name}.{w}", shape, fans=fans, block_fans=block_fans),
-                *bias_decls({"bias": bias}, n_out, f"{name}.bias")]
+                *bias_decls({"bias": bias}, n_out, f"{name}.bias", fans)]
 
     out_bias = a["bias"] if a["out_bias"] is None else a["out_bias"]
     if a["qkv"]:
