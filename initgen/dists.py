@@ -19,6 +19,8 @@ from .errors import SpecError
 # truncated-normal variance-scaling draw has the target std.
 TRUNC_STD_2 = 0.87962566103423978
 
+MIN_MASS = 0.01  # the least probability a truncated normal's bounds may hold
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -76,10 +78,12 @@ def truncated(mean: float, std: float, a: float, b: float) -> Dist:
     """
     alpha, beta = (a - mean) / std, (b - mean) / std
     mass = _Phi(beta) - _Phi(alpha)
-    if not mass > 1e-3:
+    # Values are drawn by rejection, which costs 1/mass normals per value: below 1% a
+    # large tensor would take minutes.
+    if not mass >= MIN_MASS:
         raise SpecError(
             f"the interval [{a:g}, {b:g}] holds {mass:.2g} of N({mean:g}, {std:g}²); "
-            "truncated_normal needs at least 0.1% of the mass inside its bounds"
+            "truncated_normal needs at least 1% of the mass inside its bounds"
         )
     pa, pb = _phi(alpha), _phi(beta)
     ta = alpha * pa if math.isfinite(alpha) else 0.0

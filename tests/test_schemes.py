@@ -350,7 +350,8 @@ ERRORS = [
     ("sparse", {"sparsity": 1.5}, "sparsity must be within [0, 1]"),
     ("normal", {"scale": -1}, "scale must be positive"),
     ("truncated_normal", {"a": 1.0}, "give both a and b"),
-    ("truncated_normal", {"std": 1.0, "a": 5.0, "b": 6.0}, "needs at least 0.1% of the mass"),
+    ("truncated_normal", {"std": 1.0, "a": 5.0, "b": 6.0}, "needs at least 1% of the mass"),
+    ("truncated_normal", {"std": 1.0, "a": 2.4, "b": 9.0}, "holds 0.0082 of N(0, 1²)"),
     ("uniform", {"low": 1, "high": 0}, "low must not exceed high"),
     ("dirac", {"groups": 3}, "groups=3 must divide the 64 output channels"),
     ("variance_scaling", {"scale": 0}, "scale must be positive"),
@@ -369,3 +370,32 @@ def test_parameter_errors(name, args, message):
 def test_zero_fan_is_an_error():
     with pytest.raises(SpecError, match="fan_in is 0"):
         SCHEMES["he_normal"].dist(Context((4, 0), Fans(0, 4)))
+
+
+# --- `initgen schemes` ---------------------------------------------------------------------
+
+
+def test_schemes_command_lists_every_scheme_alias_and_parameter(cli):
+    import json
+
+    data = {s["name"]: s for s in json.loads(cli("schemes", "--format", "json").output)["schemes"]}
+    assert set(data) == set(SCHEMES)
+    for name, scheme in SCHEMES.items():
+        assert data[name]["aliases"] == list(scheme.aliases)
+        assert data[name]["formula"] == scheme.formula
+        assert [p["name"] for p in data[name]["params"]] == [p.name for p in scheme.all_params]
+    assert {"name": "sparsity", "default": "required", "doc": "fraction of each column set to zero",
+            "choices": []} in data["sparse"]["params"]
+    table = cli("schemes").output
+    for name in ALL_NAMES:
+        assert name in table
+    assert "[a, b]" in table  # cells are plain text, not markup
+
+
+def test_schemes_command_for_one_scheme(cli):
+    out = cli("schemes", "kaiming_normal").output
+    assert out.splitlines()[0].strip().startswith("he_normal (kaiming_normal): N(0, gain²/fan)")
+    for param in ("mode", "negative_slope", "nonlinearity", "distribution", "scale"):
+        assert param in out
+    bad = cli("schemes", "he_normall")
+    assert bad.exit_code == 2 and "did you mean 'he_normal'?" in bad.output
