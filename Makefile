@@ -24,6 +24,20 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
+# make interop: a separate venv with torch, torchvision, Transformers and timm (not needed
+# by `make test`); records tests/data/reference/*.json from the real frameworks, then
+# loads every shipped spec's file into its framework model and runs a forward pass.
+INTEROP := .venv-interop
+$(INTEROP)/.installed: pyproject.toml
+	test -x $(INTEROP)/bin/python || $(PYTHON) -m venv $(INTEROP)
+	$(INTEROP)/bin/python -m pip install -q torch torchvision transformers timm safetensors
+	$(INTEROP)/bin/python -m pip install -q -e .
+	touch $@
+
+interop: $(INTEROP)/.installed
+	$(INTEROP)/bin/python scripts/record_reference.py
+	$(INTEROP)/bin/python scripts/interop.py
+
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache bench/out
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

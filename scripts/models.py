@@ -65,7 +65,8 @@ class LSTMLM(nn.Module):
 def _gpt2(small: bool) -> tuple[nn.Module, str]:
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    kw = dict(vocab_size=128, n_positions=32, n_embd=64, n_layer=2, n_head=4) if small else {}
+    kw: dict[str, Any] = (dict(vocab_size=128, n_positions=32, n_embd=64, n_layer=2, n_head=4,
+                               bos_token_id=0, eos_token_id=0) if small else {})
     return GPT2LMHeadModel(GPT2Config(**kw)), f"transformers GPT2LMHeadModel(GPT2Config({kw}))"
 
 
