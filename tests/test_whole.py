@@ -149,3 +149,35 @@ def test_whole_tensor_values_depend_on_seed_and_name_only(scheme, shape, args):
     if scheme in ("orthogonal", "sparse"):
         assert not np.array_equal(a, make(scheme, shape, args, dtype="float32", seed=SEED + 1))
         assert not np.array_equal(a, make(scheme, shape, args, dtype="float32", name="v"))
+
+
+HASH_CASES = [("orthogonal", (96, 40), {}, "torch", "float64"),
+              ("orthogonal", (24, 300), {}, "torch", "float32"),
+              ("orthogonal", (3, 3, 16, 32), {"gain": 1.5}, "keras", "float32"),
+              ("sparse", (64, 100), {"sparsity": 0.3}, "torch", "float32"),
+              ("dirac", (8, 4, 3, 3), {"groups": 2}, "torch", "float32")]
+
+
+def whole_hashes() -> str:
+    import hashlib
+
+    return "".join(hashlib.sha256(make(*c).tobytes()).hexdigest() + "\n" for c in HASH_CASES)
+
+
+@pytest.mark.parametrize("env", [
+    {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell"},
+    {"NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Prescott"},
+], ids=["avx2", "x86-64-v2"])
+def test_whole_tensor_bits_do_not_depend_on_cpu_features(env):
+    """The same bits when NumPy and OpenBLAS pick the kernels of older CPUs (PERF.md)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    script = (f"import sys; sys.path.insert(0, {root!r}); "
+              "from tests.test_whole import whole_hashes; print(whole_hashes(), end='')")
+    there = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True, env={**os.environ, **env})
+    assert there.stdout == whole_hashes()
