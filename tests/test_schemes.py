@@ -399,3 +399,45 @@ def test_schemes_command_for_one_scheme(cli):
         assert param in out
     bad = cli("schemes", "he_normall")
     assert bad.exit_code == 2 and "did you mean 'he_normal'?" in bad.output
+
+
+# --- through a spec: layer fans, bias fans, fan_convention, scale ------------------------------
+
+SPEC = """\
+initgen: 1
+name: t
+vars: {n_layer: 12}
+layers:
+  - {name: up, type: conv_transpose2d, in: 16, out: 8, kernel: 4, groups: 2, init: torch_default}
+  - {name: up_t, type: conv_transpose2d, in: 16, out: 8, kernel: 4, groups: 2,
+     fan_convention: torch, init: {weight: torch_default, bias: torch_default}}
+  - {name: fc, type: dense, in: 300, out: 100, init: {weight: torch_default, bias: torch_default}}
+  - {name: proj, type: dense, in: 768, out: 768, bias: false,
+     init: {scheme: normal, std: 0.02, scale: "${1 / sqrt(2 * n_layer)}"}}
+  - {name: conv, type: conv2d, in: 8, out: 16, kernel: 3, activation: relu,
+     init: {scheme: he_normal, mode: fan_out, distribution: truncated_normal}}
+"""
+
+
+def test_schemes_through_a_spec(write_spec):
+    from initgen.plan import build_plan
+    from initgen.spec import load_spec
+
+    plan = {t.name: t for t in build_plan(load_spec(write_spec(SPEC))).tensors}
+    # torch: nn.ConvTranspose2d(16, 8, 4, groups=2).weight is [16, 4, 4, 4]; its default
+    # bound is 1/√fan_in with fan_in = size(1)·16 = 64 (the swapped fan)
+    assert plan["up_t.weight"].shape == (16, 4, 4, 4)
+    assert plan["up_t.weight"].dist.params["high"] == pytest.approx(1 / math.sqrt(4 * 16))
+    assert plan["up_t.bias"].dist.params["high"] == pytest.approx(1 / math.sqrt(4 * 16))
+    # initgen's connectivity fans: in/groups·∏k = 8·16
+    assert plan["up.weight"].dist.params["high"] == pytest.approx(1 / math.sqrt(8 * 16))
+    # nn.Linear(300, 100): weight and bias U(±1/√300)
+    assert plan["fc.weight"].dist.params["high"] == pytest.approx(1 / math.sqrt(300))
+    assert plan["fc.bias"].dist.params["high"] == pytest.approx(1 / math.sqrt(300))
+    # GPT-2's residual projection: std 0.02/√(2·n_layer)
+    assert plan["proj.weight"].dist.std == pytest.approx(0.02 / math.sqrt(24))
+    # Keras-style he_normal on fan_out = 16·9: values' std √(2/144), σ' = that / 0.8796…
+    conv = plan["conv.weight"].dist
+    assert conv.std == pytest.approx(math.sqrt(2 / 144), rel=1e-9)
+    assert conv.params["std"] == pytest.approx(math.sqrt(2 / 144) / TRUNC_STD_2)
+    assert conv.params["b"] == pytest.approx(2 * math.sqrt(2 / 144) / TRUNC_STD_2)
