@@ -87,7 +87,7 @@ def verify(path: str | Path, *, threads: int | None = None,
                 i = int(np.flatnonzero((a != b).reshape(count, -1).any(axis=1))[0])
                 return (f"{t.name}: differs from the values regenerated from its plan "
                         f"({t.scheme}, seed {seed}) at element {start + i:,}: file has "
-                        f"{have[i]!r}, regenerated {made[i]!r}")
+                        f"{float(have[i]):.9g}, regenerated {float(made[i]):.9g}")
             finally:
                 wf.release(t.name, start, count)
 
