@@ -4,7 +4,8 @@
 
 Writes tests/data/reference/<spec>.json: every tensor of the model's state dict
 (name, shape, dtype) at the spec's full size, built on torch's meta device (shapes
-only, no memory), plus the framework versions and what was left out (tied aliases).
+only, no memory), plus the framework versions, what was left out (tied aliases) and
+the ``--set`` overrides that shrink the spec (the tests make it at that size).
 The test suite checks each spec's plan against these lists without needing torch.
 """
 
@@ -33,7 +34,7 @@ def versions() -> dict[str, str]:
 def main() -> None:
     import torch
 
-    from models import BUILDERS
+    from models import BUILDERS, SMALL_SETS
 
     out_dir = ROOT / "tests" / "data" / "reference"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -44,7 +45,7 @@ def main() -> None:
             model, source = build(False)
         tensors, tied = state_entries(model)
         record = {"spec": f"specs/{spec}.yaml", "model": source, "versions": versions(),
-                  "tied": tied, "tensors": tensors}
+                  "small_sets": SMALL_SETS[spec], "tied": tied, "tensors": tensors}
         path = out_dir / f"{spec}.json"
         path.write_text(json.dumps(record, indent=1) + "\n")
         print(f"{path.relative_to(ROOT)}: {len(tensors)} tensors" + (f", tied {tied}" if tied else ""))
