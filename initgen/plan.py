@@ -115,7 +115,7 @@ def _check_tensor_keys(layer: LayerSpec, decls: list[TensorDecl], spec: Spec) ->
     keys = [d.key for d in decls if d.key]
     init = layer.init
     if isinstance(init, dict) and "scheme" not in init:
-        allowed = [*keys, *dict.fromkeys(d.role for d in decls)]
+        allowed = list(dict.fromkeys([*keys, *(d.role for d in decls)]))
         for k in init:
             if k not in allowed:
                 raise spec.pos.error((*layer.path, "init", k),
@@ -182,6 +182,10 @@ def _resolve(layer: LayerSpec, d: TensorDecl, keys: list[str], spec: Spec) -> tu
         try:
             return scheme.dist(ctx, args)
         except SpecError as e:
+            # "mode: 'fan_inn' is not ..." → at init.mode, when the init is a mapping
+            param, sep, rest = e.message.partition(": ")
+            if sep and isinstance(init, dict) and param in args:
+                raise spec.pos.error((*path, param), rest, e.hint) from None
             raise spec.pos.error(path, e.message, e.hint) from None
 
     dist = dist_for(fans, d.shape)

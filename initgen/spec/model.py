@@ -55,6 +55,7 @@ class Spec:
     rules: dict[str, Any]
     layers: list[LayerSpec]
     pos: Positions
+    repeats: int = 0  # repeat passes so far: bounds nested repeats of empty blocks too
 
 
 def _check_keys(obj: Any, allowed: tuple[str, ...], path: Path, pos: Positions, what: str) -> None:
@@ -72,7 +73,7 @@ def _kind(v: Any) -> str:
 
 
 def _choice(value: Any, allowed: Any, path: Path, pos: Positions) -> str:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:  # a list is not even hashable
         raise pos.error(path, f"{value!r} is not one of {one_of(allowed)}", hint=suggest(value, allowed))
     return value
 
@@ -208,6 +209,9 @@ def _expand(items: Any, path: Path, prefix: str, env: dict[str, Any], layout: st
             raise pos.error((*p, "as"), f"'as' must name a var, got {var!r}")
         raw_prefix = item.get("prefix", "")
         for k in range(count):
+            spec.repeats += 1
+            if spec.repeats > 2 * MAX_LAYERS:
+                raise pos.error((*p, "repeat"), f"repeat blocks run more than {2 * MAX_LAYERS} times")
             inner = {**env, var: k}
             pre = _subst(raw_prefix, inner, (*p, "prefix"), pos)
             if not isinstance(pre, str):
@@ -238,7 +242,9 @@ def _layer(item: dict[str, Any], path: Path, prefix: str, env: dict[str, Any], l
         elif key in ltype.defaults:
             args[key] = ltype.defaults[key]
         else:
-            raise pos.error(path, f"missing key '{key}' for a {ltype.name} layer")
+            required = [k for k in ltype.keys if k not in ltype.defaults]
+            raise pos.error(path, f"missing key '{key}' for a {ltype.name} layer; "
+                            f"it needs {one_of(required)}")
     act = item.get("activation")
     if act is not None and not isinstance(act, str):
         raise pos.error((*path, "activation"), f"activation must be a name, got {act!r}")
