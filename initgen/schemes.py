@@ -233,7 +233,7 @@ _SCHEME_LIST: list[Scheme] = [
     Scheme("lecun_normal", "N(0, 1/fan_in)", (NORMAL_DIST,), _lecun("normal"),
            refs="Keras/JAX lecun_normal = distribution: truncated_normal"),
     Scheme("variance_scaling",
-           "σ² = scale/n, n = fan_in | fan_out | fan_avg; uniform: U(±√(3σ²)); "
+           "σ² = scale/n, n = fan_in, fan_out or fan_avg; uniform: U(±√(3σ²)); "
            "truncated_normal: cut at 2σ' with σ' = σ/0.87962566103423978",
            (Param("scale", 1.0, "variance scale (σ² = scale/n; not a value multiplier)"),
             Param("mode", "fan_in", "which fan", choices=MODES),

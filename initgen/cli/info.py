@@ -24,7 +24,7 @@ def schemes(name: str | None, fmt: str) -> None:
              "params": [p.to_json() for p in s.all_params]} for s in chosen]
     if name is not None and fmt != "json":
         s = chosen[0]
-        rows = [[p["name"], p["default"], " | ".join(p["choices"]), p["doc"]] for p in data[0]["params"]]
+        rows = [[p["name"], p["default"], ", ".join(p["choices"]), p["doc"]] for p in data[0]["params"]]
         title = f"{s.name} ({', '.join(s.aliases) or 'no aliases'}): {s.formula}"
         emit(render(title, ["parameter", "default", "choices", "meaning"], rows, fmt,
                     {"schemes": data}))
