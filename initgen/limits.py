@@ -57,7 +57,7 @@ def parse_size(text: str) -> int:
 def human(n: int) -> str:
     """Bytes for a message, in decimal units: 4000000000000 → '4 TB'."""
     for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if n < 1000 or unit == "PB":
+        if n < 999.5 or unit == "PB":  # 999.9 KB shows as 1 MB, not 1e+03 KB
             return f"{n:g} {unit}" if unit == "B" else f"{n:.3g} {unit}" if n < 1000 else f"{n:,.0f} {unit}"
         n /= 1000  # type: ignore[assignment]
     raise AssertionError
@@ -86,7 +86,7 @@ def check_plan(plan: Plan, spec: Spec, max_bytes: int = DEFAULT_MAX_BYTES) -> No
         big = max(plan.tensors, key=lambda t: t.nbytes)
         raise error(big.layer, f"the plan makes {human(total)} of tensors (the largest, "
                     f"'{big.name}' {list(big.shape)}, is {human(big.nbytes)}), over the limit "
-                    f"of {human(max_bytes)}; if that is meant, raise it with "
+                    f"of {_exact(max_bytes)}; if that is meant, raise it with "
                     f"--max-bytes {_hint_size(total)}")
     whole = _whole_kinds()
     for t in plan.tensors:
@@ -94,6 +94,12 @@ def check_plan(plan: Plan, spec: Spec, max_bytes: int = DEFAULT_MAX_BYTES) -> No
             raise error(t.layer, f"tensor '{t.name}' {list(t.shape)} has {t.numel:,} values; "
                         f"the scheme {t.scheme} makes a tensor whole in memory and is limited "
                         f"to {MAX_WHOLE_VALUES:,} values; use an element-wise scheme for it")
+
+
+def _exact(n: int) -> str:
+    """``human(n)``, with the exact count when that rounds: '1 MB (999,999 bytes)'."""
+    text = human(n)
+    return text if parse_size(text.replace(" ", "").replace(",", "")) == n else f"{text} ({n:,} bytes)"
 
 
 def _hint_size(n: int) -> str:

@@ -53,7 +53,11 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
     class Loader(yaml.SafeLoader):
         pass
 
-    loader = Loader(text)
+    try:
+        loader = Loader(text)
+    except yaml.reader.ReaderError as e:  # the reader refuses control characters up front
+        raise SpecError(f"not valid YAML: character {e.character:#06x} is not allowed", file=file,
+                        line=text.count("\n", 0, e.position) + 1) from None
     count = 0
 
     def walk(node: yaml.Node, path: Path) -> Any:
@@ -64,17 +68,23 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
                                   "(anchors/aliases nested too deep?)")
         pos.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
-            loader.flatten_mapping(node)
+            if not hasattr(node, "merged"):  # an aliased node is flattened once
+                own = sum(k.tag != "tag:yaml.org,2002:merge" for k, _ in node.value)
+                loader.flatten_mapping(node)
+                node.merged = len(node.value) - own  # type: ignore[attr-defined]
             out: dict[Any, Any] = {}
-            for knode, vnode in node.value:
+            own_keys: set[str] = set()  # merged pairs come first; the mapping's own override them
+            for index, (knode, vnode) in enumerate(node.value):
                 key = loader.construct_object(knode, deep=True)
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     raise SpecError("mapping keys must be plain words", file=file,
                                     line=knode.start_mark.line + 1, key=render_path(path) or None)
                 key = str(key) if not isinstance(key, str) else key
-                if key in out:
-                    raise SpecError(f"duplicate key '{key}'", file=file,
-                                    line=knode.start_mark.line + 1, key=render_path(path) or None)
+                if index >= node.merged:  # type: ignore[attr-defined]
+                    if key in own_keys:
+                        raise SpecError(f"duplicate key '{key}'", file=file,
+                                        line=knode.start_mark.line + 1, key=render_path(path) or None)
+                    own_keys.add(key)
                 pos.lines[(*path, key)] = knode.start_mark.line + 1
                 out[key] = walk(vnode, (*path, key))
             return out
@@ -87,13 +97,16 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
             node = loader.get_single_node()
         except yaml.composer.ComposerError as e:
             line = e.problem_mark.line + 1 if e.problem_mark else None
-            raise SpecError("a spec is a single YAML document (found more than one)",
-                            file=file, line=line) from None
+            single = "another document" in (e.problem or "")  # also raised for an undefined alias
+            raise SpecError("a spec is a single YAML document (found more than one)" if single
+                            else f"not valid YAML: {e.problem}", file=file, line=line) from None
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             problem = getattr(e, "problem", None) or str(e).splitlines()[0]
             raise SpecError(f"not valid YAML: {problem}", file=file,
                             line=mark.line + 1 if mark else None) from None
+        except RecursionError:  # the composer recurses once per nesting level
+            raise SpecError("the spec is nested too deeply", file=file) from None
         if node is None:
             raise SpecError("the spec is empty", file=file)
         try:
