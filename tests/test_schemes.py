@@ -441,3 +441,9 @@ def test_schemes_through_a_spec(write_spec):
     assert conv.std == pytest.approx(math.sqrt(2 / 144), rel=1e-9)
     assert conv.params["std"] == pytest.approx(math.sqrt(2 / 144) / TRUNC_STD_2)
     assert conv.params["b"] == pytest.approx(2 * math.sqrt(2 / 144) / TRUNC_STD_2)
+
+
+def test_schemes_markdown_rows_have_one_cell_per_column(cli):
+    rows = [r for r in cli("schemes", "--format", "markdown").output.splitlines() if r.startswith("|")]
+    assert len(rows) == 2 + len(SCHEMES)
+    assert {r.count("|") for r in rows} == {6}
