@@ -110,7 +110,7 @@ HE_PARAMS = (
     Param("mode", "fan_in", "which fan scales the variance", choices=("fan_in", "fan_out")),
     Param("negative_slope", None, "leaky ReLU slope a (default: the layer's if it is leaky_relu, else 0)"),
     Param("nonlinearity", "leaky_relu", "torch's nonlinearity: gain = calculate_gain(it, slope)",
-          choices=tuple(n for n in GAIN_NAMES)),
+          choices=GAIN_NAMES),
 )
 
 # --- element-wise schemes with explicit numbers ----------------------------------------
