@@ -2,15 +2,23 @@
 
 Each tensor is cut into chunks of ``sampling.CHUNK`` values; each chunk is one task
 and draws from its own stream, so a task's values do not depend on which thread
-runs it, in what order, or what else is made. Tasks run in a thread pool (NumPy
-releases the GIL in its loops); results are handed to the sink in task order with a
-bounded window, so memory holds at most ``window`` chunks whatever the model size.
-Whole-tensor schemes (orthogonal, ...) are one task holding that tensor.
+runs it, in what order, or what else is made. Whole-tensor schemes (orthogonal, ...)
+are one task holding that tensor.
+
+Two ways to hand values to a writer:
+
+* unordered sinks (safetensors: ``os.pwrite`` at an offset, which releases the GIL)
+  are called by the worker that made the chunk, straight from its reusable
+  per-thread buffer: generation on one core overlaps the kernel copying the bytes
+  of another, and memory is a few chunk buffers per thread whatever the model size;
+* ordered sinks (HDF5) are called from the calling thread in task order, with a
+  bounded window of chunks in flight.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,10 +27,11 @@ import numpy as np
 
 from .dtypes import DTYPES
 from .plan import TensorPlan
-from .sampling import CHUNK, CHUNK_SAMPLERS, sample_chunk, work_dtype
+from .sampling import CHUNK, CHUNK_SAMPLERS, fill_chunk, work_dtype
 from .whole import WHOLE_SAMPLERS
 
 Sink = Callable[[TensorPlan, int, np.ndarray], None]
+Progress = Callable[[int], None]
 
 
 def default_threads() -> int:
@@ -33,7 +42,7 @@ def default_threads() -> int:
 
 
 def tasks(t: TensorPlan) -> Iterator[tuple[int, int]]:
-    """(chunk index, value count) of each task of tensor ``t``."""
+    """(chunk index, value count) of each task of tensor ``t``; chunk −1 = whole tensor."""
     if t.dist.kind in WHOLE_SAMPLERS:
         yield -1, t.numel
         return
@@ -41,17 +50,40 @@ def tasks(t: TensorPlan) -> Iterator[tuple[int, int]]:
         yield i, min(CHUNK, t.numel - start)
 
 
-def make_chunk(t: TensorPlan, seed: int, chunk: int, count: int) -> np.ndarray:
-    """Values of one task, flat, in the tensor's output dtype."""
+class Buffers:
+    """One thread's reusable chunk buffers, one per dtype (work and output)."""
+
+    def __init__(self) -> None:
+        self.bufs: dict[str, np.ndarray] = {}
+
+    def get(self, dt: np.dtype, n: int) -> np.ndarray:
+        buf = self.bufs.get(dt.str + dt.name)
+        if buf is None:
+            buf = self.bufs[dt.str + dt.name] = np.empty(CHUNK, dtype=dt)
+        return buf[:n]
+
+
+def make_chunk(t: TensorPlan, seed: int, chunk: int, count: int,
+               buffers: Buffers | None = None) -> np.ndarray:
+    """Values of one task, flat, in the tensor's output dtype.
+
+    With ``buffers`` the result is a view of a reused buffer, valid until the next
+    call with the same buffers; without, a fresh array.
+    """
     out = DTYPES[t.dtype].np
     wdt = work_dtype(out)
     if chunk < 0:
         values = WHOLE_SAMPLERS[t.dist.kind](t.dist.params, seed, t.name, t.shape, wdt).reshape(-1)
-    elif t.dist.kind in CHUNK_SAMPLERS:
-        values = sample_chunk(t.dist.kind, t.dist.params, seed, t.name, chunk, count, wdt)
-    else:
+        return values if values.dtype == out else values.astype(out)
+    if t.dist.kind not in CHUNK_SAMPLERS:
         raise AssertionError(f"no sampler for {t.dist.kind}")
-    return values if values.dtype == out else values.astype(out)
+    work = buffers.get(wdt, count) if buffers else np.empty(count, dtype=wdt)
+    fill_chunk(t.dist.kind, t.dist.params, seed, t.name, chunk, work)
+    if wdt == out:
+        return work
+    res = buffers.get(out, count) if buffers else np.empty(count, dtype=out)
+    np.copyto(res, work, casting="unsafe")  # round to nearest even (ml_dtypes for bf16/fp8)
+    return res
 
 
 def make_tensor(t: TensorPlan, seed: int) -> np.ndarray:
@@ -64,22 +96,94 @@ def make_tensor(t: TensorPlan, seed: int) -> np.ndarray:
     return out.reshape(t.shape)
 
 
+def work_list(tensors: list[TensorPlan]) -> list[tuple[TensorPlan, int, int, int]]:
+    """Every task as (tensor, chunk, count, first element), whole tensors first.
+
+    Whole-tensor tasks are slow and single-threaded; starting them first lets the
+    other threads fill in with chunks instead of waiting on one at the end.
+    """
+    work = []
+    for t in tensors:
+        start = 0
+        for chunk, count in tasks(t):
+            work.append((t, chunk, count, start))
+            start += count
+    return sorted(work, key=lambda w: w[1] >= 0)
+
+
 def generate(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int | None = None,
-             progress: Callable[[int], None] | None = None) -> None:
+             progress: Progress | None = None, *, ordered: bool = False) -> None:
     """Make every tensor and pass each chunk to ``sink(tensor, start, values)``.
 
-    ``sink`` is called from this thread, for each tensor in element order.
+    ``ordered=False``: ``sink`` is called from worker threads, in any order, with
+    views of reused buffers (it must copy or write them before returning).
+    ``ordered=True``: ``sink`` is called from this thread, for each tensor in
+    element order.
     """
     threads = threads or default_threads()
-    work = [(t, chunk, count, start)
-            for t in tensors
-            for (chunk, count), start in _with_starts(tasks(t))]
+    if ordered:
+        _generate_ordered(tensors, seed, sink, threads, progress)
+    else:
+        _generate_unordered(tensors, seed, sink, threads, progress)
+
+
+def _generate_unordered(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int,
+                        progress: Progress | None) -> None:
+    work = iter(work_list(tensors))
+    lock = threading.Lock()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        buffers = Buffers()
+        try:
+            while not stop.is_set():
+                with lock:
+                    task = next(work, None)
+                if task is None:
+                    return
+                t, chunk, count, start = task
+                values = make_chunk(t, seed, chunk, count, buffers)
+                sink(t, start, values)
+                if progress:
+                    progress(values.nbytes)
+        except BaseException as e:  # reported by the calling thread
+            errors.append(e)
+            stop.set()
+
+    if threads == 1:
+        worker()
+    else:
+        pool = [threading.Thread(target=worker, name=f"initgen-{i}", daemon=True)
+                for i in range(threads)]
+        for th in pool:
+            th.start()
+        try:
+            for th in pool:
+                while th.is_alive():
+                    th.join(0.2)  # a timed wait lets Ctrl-C and SIGTERM in
+        finally:
+            stop.set()
+            _join_all(pool)  # no worker may touch the file once we return
+    if errors:
+        raise errors[0]
+
+
+def _join_all(pool: list[threading.Thread]) -> None:
+    for th in pool:
+        while th.is_alive():
+            try:
+                th.join()
+            except KeyboardInterrupt:  # a second Ctrl-C: still wait, workers stop within a chunk
+                continue
+
+
+def _generate_ordered(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int,
+                      progress: Progress | None) -> None:
+    work = work_list(tensors)  # each tensor's chunks stay in element order
     if threads == 1:
         for t, chunk, count, start in work:
-            values = make_chunk(t, seed, chunk, count)
-            sink(t, start, values)
-            if progress:
-                progress(values.nbytes)
+            _emit(sink, progress, t, start, make_chunk(t, seed, chunk, count))
         return
     window = 2 * threads
     with ThreadPoolExecutor(threads, thread_name_prefix="initgen") as pool:
@@ -88,25 +192,18 @@ def generate(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int | No
             for t, chunk, count, start in work:
                 inflight.append((t, start, pool.submit(make_chunk, t, seed, chunk, count)))
                 if len(inflight) >= window:
-                    _drain_one(inflight, sink, progress)
+                    t0, s0, fut = inflight.popleft()
+                    _emit(sink, progress, t0, s0, fut.result())
             while inflight:
-                _drain_one(inflight, sink, progress)
+                t0, s0, fut = inflight.popleft()
+                _emit(sink, progress, t0, s0, fut.result())
         except BaseException:
             for _, _, fut in inflight:
                 fut.cancel()
             raise
 
 
-def _with_starts(it: Iterator[tuple[int, int]]) -> Iterator[tuple[tuple[int, int], int]]:
-    start = 0
-    for chunk, count in it:
-        yield (chunk, count), start
-        start += count
-
-
-def _drain_one(inflight: deque, sink: Sink, progress: Callable[[int], None] | None) -> None:
-    t, start, fut = inflight.popleft()
-    values = fut.result()
+def _emit(sink: Sink, progress: Progress | None, t: TensorPlan, start: int, values: np.ndarray) -> None:
     sink(t, start, values)
     if progress:
         progress(values.nbytes)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -92,33 +93,72 @@ def _consts(dt: np.dtype) -> _Consts:
     return _F64 if dt == np.float64 else _F32
 
 
-def _horner(x: np.ndarray, coeffs: list) -> np.ndarray:
-    """Σ coeffs[k]·x^k, in place of a fresh buffer, by Horner's rule."""
-    p = np.full(x.shape, coeffs[-1], dtype=x.dtype)
-    for c in reversed(coeffs[:-1]):
+class _Scratch:
+    """Per-thread block buffers, reused for every block (no allocation per block)."""
+
+    def __init__(self) -> None:
+        self.bufs: dict[tuple[str, str], np.ndarray] = {}
+
+    def get(self, key: str, n: int, dt: type | np.dtype) -> np.ndarray:
+        dt = np.dtype(dt)
+        buf = self.bufs.get((key, dt.str))
+        if buf is None or buf.size < n:
+            buf = self.bufs[(key, dt.str)] = np.empty(max(n, BLOCK), dtype=dt)
+        return buf[:n]
+
+
+_local = threading.local()
+
+
+def _scratch() -> _Scratch:
+    s = getattr(_local, "scratch", None)
+    if s is None:
+        s = _local.scratch = _Scratch()
+    return s
+
+
+def _horner(x: np.ndarray, coeffs: list, p: np.ndarray) -> np.ndarray:
+    """Σ coeffs[k]·x^k into ``p`` by Horner's rule (first step c[-1]·x + c[-2])."""
+    np.multiply(x, coeffs[-1], out=p)
+    p += coeffs[-2]
+    for c in reversed(coeffs[:-2]):
         p *= x
         p += c
     return p
 
 
-def _log(u: np.ndarray, c: _Consts) -> np.ndarray:
-    """Natural log of positive finite ``u`` (normal numbers) from exact operations."""
-    ix = u.view(c.itype) + c.itype(c.log_off)
-    e = (ix >> c.mbits) - c.itype(c.bias)
+def _log_into(u: np.ndarray, c: _Consts, S: _Scratch) -> np.ndarray:
+    """ln(u) for positive normal ``u`` from exact operations; ``u`` is overwritten.
+
+    m·2^e with m in [√½, √2): ln u = e·ln2 + 2·atanh(s), s = (m−1)/(m+1).
+    """
+    n = u.size
+    ix = u.view(c.itype)
+    ix += c.itype(c.log_off)
+    e = S.get("log_e", n, c.itype)
+    np.right_shift(ix, c.mbits, out=e)
+    e -= c.itype(c.bias)
     ix &= c.itype(c.mant_mask)
     ix += c.itype(c.log_mid)
-    f = ix.view(c.dt) - c.dt(1)  # m - 1, m in [√½, √2)
-    s = f / (f + c.dt(2))
-    p = _horner(s * s, c.log_c)
-    p *= s
-    p += e.astype(c.dt) * c.ln2
+    f = ix.view(c.dt)
+    f -= c.dt(1)  # m − 1
+    s2 = S.get("log_s2", n, c.dt)
+    np.add(f, c.dt(2), out=s2)
+    np.divide(f, s2, out=f)  # s
+    np.multiply(f, f, out=s2)
+    p = _horner(s2, c.log_c, S.get("log_p", n, c.dt))
+    p *= f
+    np.multiply(e, c.ln2, out=s2, dtype=c.dt, casting="unsafe")  # e exact in dt
+    p += s2
     return p
 
 
-def _sin_quarter(x: np.ndarray, c: _Consts) -> np.ndarray:
-    """sin(π/2 · x) for x in [0, 1]."""
-    t = x * c.half_pi
-    p = _horner(t * t, c.sin_c)
+def _sin_quarter_into(t: np.ndarray, c: _Consts, S: _Scratch) -> np.ndarray:
+    """sin(π/2 · x) for x in [0, 1] given in ``t`` (overwritten)."""
+    t *= c.half_pi
+    t2 = S.get("sin_t2", t.size, c.dt)
+    np.multiply(t, t, out=t2)
+    p = _horner(t2, c.sin_c, S.get("sin_p", t.size, c.dt))
     p *= t
     return p
 
@@ -128,55 +168,104 @@ def _sin_quarter(x: np.ndarray, c: _Consts) -> np.ndarray:
 _U64 = np.uint64
 
 
+def _uniform_block(bg: np.random.PCG64, o: np.ndarray, scale: float, lo: float) -> None:
+    """``o[:] = lo + k·scale`` where k are the top 24 (53) bits and scale = width·2⁻²⁴ (2⁻⁵³).
+
+    Multiplying by width·2⁻ᵇ in one step gives the same bits as (k·2⁻ᵇ)·width:
+    scaling by a power of two is exact, so both round the same real number.
+    """
+    n = o.size
+    S = _scratch()
+    if o.dtype == np.float64:
+        w = bg.random_raw(n)
+        w >>= _U64(11)
+        np.multiply(w, scale, out=o, dtype=np.float64, casting="unsafe")  # k < 2⁵³: exact
+    else:
+        w = bg.random_raw((n + 1) // 2)
+        h = S.get("uni_h", 2 * w.size, np.uint32)
+        np.right_shift(w.view(np.uint32), np.uint32(8), out=h)  # low half first (little-endian)
+        np.multiply(h[:n], np.float32(scale), out=o, dtype=np.float32, casting="unsafe")
+    if lo != 0.0:  # x + 0 would only turn −0 into +0; k·scale is never −0
+        o += o.dtype.type(lo)
+
+
 def uniform01(bg: np.random.PCG64, n: int, dt: np.dtype) -> np.ndarray:
     """``n`` values uniform on [0, 1) in working precision ``dt``."""
-    if dt == np.float64:
-        w = bg.random_raw(n)
-        return (w >> _U64(11)).astype(np.int64).astype(np.float64) * (2.0**-53)
-    w = bg.random_raw((n + 1) // 2)
-    halves = (w.view(np.uint32) >> np.uint32(8)).astype(np.int32)  # 24-bit, exact in float32
-    out = halves.astype(np.float32)[:n]
-    out *= np.float32(2.0**-24)
+    out = np.empty(n, dtype=dt)
+    for s in _blocks(n):
+        o = out[s : s + BLOCK]
+        _uniform_block(bg, o, 2.0**-53 if out.dtype == np.float64 else 2.0**-24, 0.0)
     return out
+
+
+def _normal_pairs(bg: np.random.PCG64, pairs: int, c: _Consts, S: _Scratch) -> np.ndarray:
+    """Box-Muller: a (2, pairs) array of standard normal values, z[0] and z[1] of each pair."""
+    if c.is64:
+        w = bg.random_raw(2 * pairs).reshape(pairs, 2)
+        a = S.get("nrm_a", pairs, np.uint64)
+        u1 = S.get("nrm_u1", pairs, c.dt)
+        np.right_shift(w[:, 0], _U64(11), out=a)
+        np.add(a, 0.5, out=u1, dtype=np.float64, casting="unsafe")  # k exact, + ½ rounded
+        u1 *= 2.0**-53
+        ang = w[:, 1]
+        np.right_shift(ang, _U64(11), out=a)
+        t = S.get("nrm_t", 2 * pairs, c.dt)
+        np.multiply(a, 2.0**-53, out=t[:pairs], dtype=np.float64, casting="unsafe")
+        low = ang
+        utype: type = np.uint64
+        top = 63
+    else:
+        v = bg.random_raw(pairs)
+        a = S.get("nrm_a", pairs, np.uint64)
+        u1 = S.get("nrm_u1", pairs, c.dt)
+        np.right_shift(v, _U64(40), out=a)
+        np.add(a, np.float32(0.5), out=u1, dtype=np.float32, casting="unsafe")
+        u1 *= np.float32(2.0**-24)
+        np.right_shift(v, _U64(16), out=a)
+        a &= _U64(0xFFFFFF)
+        t = S.get("nrm_t", 2 * pairs, c.dt)
+        np.multiply(a, np.float32(2.0**-24), out=t[:pairs], dtype=np.float32, casting="unsafe")
+        low = v.view(np.uint32)[0::2]  # the low 32 bits of each word
+        utype = np.uint32
+        top = 31
+    r = _log_into(u1, c, S)
+    r *= c.dt(-2)
+    np.sqrt(r, out=r)
+    np.subtract(c.dt(1), t[:pairs], out=t[pairs:])  # cos(πx/2) = sin(π(1−x)/2); 1−x is exact
+    z = _sin_quarter_into(t, c, S).reshape(2, pairs)
+    z *= r
+    zi = z.view(utype)
+    sb = S.get("nrm_sb", pairs, utype)
+    np.left_shift(low, utype(top), out=sb)  # bit 0 → sign of z[0]
+    zi[0] ^= sb
+    np.right_shift(low, utype(1), out=sb)
+    sb <<= utype(top)  # bit 1 → sign of z[1]
+    zi[1] ^= sb
+    return z
+
+
+def _normal_block(bg: np.random.PCG64, o: np.ndarray, std: float | None, mean: float) -> None:
+    """Fill ``o`` with z·std + mean (raw z when ``std`` is None), values in pair order."""
+    c = _consts(o.dtype)
+    n = o.size
+    pairs = (n + 1) // 2
+    S = _scratch()
+    z = _normal_pairs(bg, pairs, c, S)
+    full = o.reshape(pairs, 2) if n % 2 == 0 else S.get("nrm_odd", 2 * pairs, c.dt).reshape(pairs, 2)
+    if std is None:
+        full[...] = z.T
+    else:
+        np.multiply(z.T, c.dt(std), out=full)
+        full += c.dt(mean)
+    if n % 2:
+        o[:] = full.reshape(-1)[:n]
 
 
 def std_normal(bg: np.random.PCG64, n: int, dt: np.dtype) -> np.ndarray:
     """``n`` standard normal values (Box-Muller, exact operations only)."""
-    c = _consts(dt)
-    pairs = (n + 1) // 2
-    if c.is64:
-        w = bg.random_raw(2 * pairs).reshape(pairs, 2)
-        k = (w[:, 0] >> _U64(11)).astype(np.int64)
-        v = w[:, 1]
-        u1 = k.astype(np.float64)
-        u1 += 0.5
-        u1 *= 2.0**-53
-        x = (v >> _U64(11)).astype(np.int64).astype(np.float64) * (2.0**-53)
-        signs = v.astype(np.uint64) & _U64(3)
-        sign_shift = _U64(63)
-        utype: type = np.uint64
-    else:
-        v = bg.random_raw(pairs)
-        u1 = (v >> _U64(40)).astype(np.int32).astype(np.float32)
-        u1 += np.float32(0.5)
-        u1 *= np.float32(2.0**-24)
-        x = ((v >> _U64(16)).astype(np.uint32) & np.uint32(0xFFFFFF)).astype(np.int32).astype(np.float32)
-        x *= np.float32(2.0**-24)
-        signs = v.astype(np.uint32) & np.uint32(3)
-        sign_shift = np.uint32(31)
-        utype = np.uint32
-    r = _log(u1, c)
-    r *= c.dt(-2)
-    np.sqrt(r, out=r)
-    t = np.empty(2 * pairs, dtype=c.dt)
-    t[:pairs] = x
-    np.subtract(c.dt(1), x, out=t[pairs:])  # cos(πx/2) = sin(π(1-x)/2); 1-x is exact
-    z = _sin_quarter(t, c).reshape(2, pairs)
-    z *= r
-    zi = z.view(utype)
-    zi[0] ^= (signs & utype(1)) << sign_shift
-    zi[1] ^= (signs >> utype(1)) << sign_shift
-    return z.T.reshape(-1)[:n]
+    out = np.empty(n, dtype=dt)
+    _normal_block(bg, out, None, 0.0)
+    return out
 
 
 # --- distributions over a chunk ------------------------------------------------------
@@ -186,40 +275,26 @@ def _blocks(n: int) -> range:
     return range(0, n, BLOCK)
 
 
-def _chunk_uniform(bg: np.random.PCG64, n: int, p: Mapping[str, float], dt: np.dtype) -> np.ndarray:
-    out = np.empty(n, dtype=dt)
-    lo, width = dt.type(p["low"]), dt.type(p["high"] - p["low"])
-    for s in _blocks(n):
-        m = min(BLOCK, n - s)
-        u = uniform01(bg, m, dt)
-        u *= width
-        u += lo
-        out[s : s + m] = u
-    return out
+def _fill_uniform(bg: np.random.PCG64, out: np.ndarray, p: Mapping[str, float]) -> None:
+    bits = 53 if out.dtype == np.float64 else 24
+    scale = float(out.dtype.type(p["high"] - p["low"])) * 2.0**-bits
+    for s in _blocks(out.size):
+        _uniform_block(bg, out[s : s + BLOCK], scale, float(out.dtype.type(p["low"])))
 
 
-def _chunk_normal(bg: np.random.PCG64, n: int, p: Mapping[str, float], dt: np.dtype) -> np.ndarray:
-    out = np.empty(n, dtype=dt)
-    mean, std = dt.type(p["mean"]), dt.type(p["std"])
-    for s in _blocks(n):
-        m = min(BLOCK, n - s)
-        z = std_normal(bg, m, dt)
-        z *= std
-        z += mean
-        out[s : s + m] = z
-    return out
+def _fill_normal(bg: np.random.PCG64, out: np.ndarray, p: Mapping[str, float]) -> None:
+    for s in _blocks(out.size):
+        _normal_block(bg, out[s : s + BLOCK], p["std"], p["mean"])
 
 
-def _chunk_truncated(bg: np.random.PCG64, n: int, p: Mapping[str, float], dt: np.dtype) -> np.ndarray:
+def _fill_truncated(bg: np.random.PCG64, out: np.ndarray, p: Mapping[str, float]) -> None:
     """N(mean, std²) on [a, b] by rejection: each block's rejects are redrawn, in
     index order, from the values drawn next, until none is left."""
-    out = np.empty(n, dtype=dt)
+    dt = out.dtype
     mean, std, a, b = (dt.type(p[k]) for k in ("mean", "std", "a", "b"))
-    for s in _blocks(n):
-        m = min(BLOCK, n - s)
-        x = std_normal(bg, m, dt)
-        x *= std
-        x += mean
+    for s in _blocks(out.size):
+        x = out[s : s + BLOCK]
+        _normal_block(bg, x, p["std"], p["mean"])
         bad = np.flatnonzero((x < a) | (x > b))
         while bad.size:
             y = std_normal(bg, bad.size, dt)
@@ -227,21 +302,20 @@ def _chunk_truncated(bg: np.random.PCG64, n: int, p: Mapping[str, float], dt: np
             y += mean
             x[bad] = y
             bad = bad[(y < a) | (y > b)]
-        out[s : s + m] = x
-    return out
 
 
-def _chunk_constant(bg: np.random.PCG64, n: int, p: Mapping[str, float], dt: np.dtype) -> np.ndarray:
-    return np.full(n, p["value"], dtype=dt)
+def _fill_constant(bg: np.random.PCG64 | None, out: np.ndarray, p: Mapping[str, float]) -> None:
+    out.fill(p["value"])
 
 
-ChunkSampler = Callable[[np.random.PCG64, int, Mapping[str, float], np.dtype], np.ndarray]
+ChunkSampler = Callable[[np.random.PCG64, np.ndarray, Mapping[str, float]], None]
 
+# kind → function filling a chunk (its work-dtype buffer) from the chunk's stream.
 CHUNK_SAMPLERS: dict[str, ChunkSampler] = {
-    "uniform": _chunk_uniform,
-    "normal": _chunk_normal,
-    "truncated_normal": _chunk_truncated,
-    "constant": _chunk_constant,
+    "uniform": _fill_uniform,
+    "normal": _fill_normal,
+    "truncated_normal": _fill_truncated,
+    "constant": _fill_constant,  # type: ignore[dict-item]
 }
 
 # Kinds that need no random bits: the engine skips making a stream for them.
@@ -253,12 +327,18 @@ def work_dtype(out_dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64) if out_dtype == np.float64 else np.dtype(np.float32)
 
 
+def fill_chunk(kind: str, params: Mapping[str, float], seed: int, name: str, chunk: int,
+               out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` (work dtype) with the values of chunk ``chunk`` of a tensor."""
+    bg = None if kind in CONSTANT_KINDS else chunk_stream(seed, name, chunk)
+    CHUNK_SAMPLERS[kind](bg, out, params)  # type: ignore[arg-type]
+    return out
+
+
 def sample_chunk(kind: str, params: Mapping[str, float], seed: int, name: str, chunk: int,
                  n: int, dt: np.dtype) -> np.ndarray:
-    """Values of chunk ``chunk`` (``n`` values) of an element-wise tensor."""
-    sampler = CHUNK_SAMPLERS[kind]
-    bg = None if kind in CONSTANT_KINDS else chunk_stream(seed, name, chunk)
-    return sampler(bg, n, params, dt)  # type: ignore[arg-type]
+    """Values of chunk ``chunk`` (``n`` values) of an element-wise tensor, freshly allocated."""
+    return fill_chunk(kind, params, seed, name, chunk, np.empty(n, dtype=dt))
 
 
 def sample_elementwise(kind: str, params: Mapping[str, float], seed: int, name: str,
@@ -266,6 +346,5 @@ def sample_elementwise(kind: str, params: Mapping[str, float], seed: int, name: 
     """A whole element-wise tensor, chunk by chunk (for whole-tensor schemes' input)."""
     out = np.empty(size, dtype=dt)
     for i, s in enumerate(range(0, size, CHUNK)):
-        m = min(CHUNK, size - s)
-        out[s : s + m] = sample_chunk(kind, params, seed, name, i, m, dt)
+        fill_chunk(kind, params, seed, name, i, out[s : s + CHUNK])
     return out

@@ -1,4 +1,4 @@
-"""`initgen make`: spec → weight file."""
+"""`initgen make`: spec → weight file (or a directory of shards)."""
 
 from __future__ import annotations
 
@@ -12,46 +12,64 @@ from .options import load_plan, spec_options
 
 @click.command()
 @spec_options
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Output file: .safetensors, or .h5/.hdf5 for HDF5.")
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="Output file: .safetensors, or .h5/.hdf5 for HDF5. With --max-shard-size, "
+                   "a directory (created if missing).")
 @click.option("--format", "fmt", type=click.Choice(["safetensors", "hdf5"]),
               help="Output format (default: from the extension).")
+@click.option("--max-shard-size", metavar="SIZE",
+              help="Split into safetensors shards of at most SIZE (e.g. 2GB, 500MiB) plus "
+                   "model.safetensors.index.json, as Transformers does.")
+@click.option("--shard", metavar="K/N",
+              help="Make only shard K of N (with --max-shard-size); byte-identical to that "
+                   "shard of a full run, so shards can be made on different machines.")
 @click.option("--force", is_flag=True, help="Replace the output if it exists (atomically).")
 @click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all cores).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on stderr.")
 def make(spec: str, sets: tuple[str, ...], seed: int | None, dtype: str | None, output: str,
-         fmt: str | None, force: bool, threads: int | None, quiet: bool) -> None:
+         fmt: str | None, max_shard_size: str | None, shard: str | None, force: bool,
+         threads: int | None, quiet: bool) -> None:
     """Make the weights described by SPEC into a file.
 
-    The whole spec and every option are checked before any work; the file is
-    written under a temporary name and renamed at the end, so an error or Ctrl-C
-    leaves nothing behind.
+    The whole spec and every option are checked before any work; files are
+    written under temporary names and renamed at the end, so an error, Ctrl-C or
+    SIGTERM leaves nothing behind.
+
+    \b
+      initgen make specs/llama.yaml -o llama.safetensors
+      initgen make specs/llama.yaml -o llama/ --max-shard-size 2GB
+      initgen make specs/llama.yaml -o llama/ --max-shard-size 2GB --shard 2/3
     """
     from ..io.atomic import check_target
-    from ..make import output_format, write
+    from ..io.index import parse_shard, parse_size
+    from ..make import output_format, sharded_nbytes, write
     from ..report import human_bytes
 
     out = Path(output)
-    output_format(out, fmt)
-    check_target(out, force)
+    shard_bytes = parse_size(max_shard_size) if max_shard_size is not None else None
+    which = parse_shard(shard) if shard is not None else None
+    if shard_bytes is None and which is None:
+        output_format(out, fmt)
+        check_target(out, force)
     plan = load_plan(spec, sets, seed, dtype)
-    show = not quiet and sys.stderr.isatty()
-    if show:
+    total = sharded_nbytes(plan, shard_bytes, which)
+    kwargs = dict(fmt=fmt, force=force, threads=threads, max_shard_size=shard_bytes, shard=which)
+    if not quiet and sys.stderr.isatty():
+        from rich.console import Console
         from rich.progress import (BarColumn, DownloadColumn, Progress, TimeRemainingColumn,
                                    TransferSpeedColumn)
-        from rich.console import Console
 
         with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                       TransferSpeedColumn(), TimeRemainingColumn(),
                       console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task(out.name, total=plan.nbytes)
-            write(plan, out, fmt=fmt, force=force, threads=threads,
-                  progress=lambda n: bar.advance(task, n))
+            task = bar.add_task(out.name, total=total)
+            write(plan, out, progress=lambda n: bar.advance(task, n), **kwargs)  # type: ignore[arg-type]
     else:
-        write(plan, out, fmt=fmt, force=force, threads=threads)
+        write(plan, out, **kwargs)  # type: ignore[arg-type]
     if not quiet:
-        click.echo(f"wrote {out}: {len(plan.tensors)} tensors, {plan.params:,} params, "
-                   f"{human_bytes(plan.nbytes)} (seed {plan.seed})", err=True)
+        what = f"shard {which[0]}/{which[1]} of " if which else ""
+        click.echo(f"wrote {what}{out}: {len(plan.tensors)} tensors, {plan.params:,} params, "
+                   f"{human_bytes(total)} (seed {plan.seed})", err=True)
 
 
 COMMANDS = [make]

@@ -33,6 +33,8 @@ def storage_dtype(dtype: str) -> np.dtype:
 class HDF5Writer:
     """Writes one HDF5 file; ``write`` is called in element order for each tensor."""
 
+    ordered = True  # rows are buffered per tensor, so chunks must come in order
+
     def __init__(self, path: Path, tensors: list[TensorPlan], metadata: Mapping[str, str]) -> None:
         import h5py
 

@@ -1,0 +1,91 @@
+"""Sharded safetensors checkpoints: which tensor goes in which file, and the index.
+
+The layout is Transformers' (``save_pretrained(max_shard_size=...)``):
+``model-00001-of-00003.safetensors`` … plus ``model.safetensors.index.json`` holding
+``{"metadata": {"total_size": N}, "weight_map": {tensor: file}}``, where ``N`` is the
+sum of the tensors' byte sizes. A model that fits in one shard is one
+``model.safetensors`` and no index, as Transformers writes it.
+
+Assignment is a pure function of the plan: tensors in file order, greedily — a
+tensor starts a new shard when adding it would push the current one past the
+limit; a tensor larger than the limit gets a shard of its own. So shard k of n is
+the same on every machine, and ``--shard k/n`` can make it alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from ..plan import TensorPlan
+
+SINGLE_NAME = "model.safetensors"
+INDEX_NAME = "model.safetensors.index.json"
+
+# Units as Transformers' convert_file_size_to_int reads them: decimal kB/MB/GB,
+# binary KiB/MiB/GiB.
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """``"2GB"`` → 2_000_000_000, ``"500MiB"`` → 524_288_000, ``"1000"`` → 1000 bytes."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    unit = m.group(2).upper() if m else ""
+    if not m or unit not in _UNITS:
+        raise UsageError(f"--max-shard-size: cannot read '{text}' as a size; "
+                         "use bytes or a number with kB, MB, GB, KiB, MiB or GiB (e.g. 2GB)")
+    size = int(float(m.group(1)) * _UNITS[unit])
+    if size <= 0:
+        raise UsageError(f"--max-shard-size: '{text}' is not a positive size")
+    return size
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/5"`` → (2, 5): make only shard 2 of 5 (1-based)."""
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise UsageError(f"--shard: '{text}' is not k/n with 1 ≤ k ≤ n (e.g. --shard 2/5)")
+    return int(m.group(1)), int(m.group(2))
+
+
+def assign(tensors: list[TensorPlan], max_bytes: int) -> list[list[TensorPlan]]:
+    """Split ``tensors`` (in file order) into shards of at most ``max_bytes`` each."""
+    shards: list[list[TensorPlan]] = []
+    size = 0
+    for t in tensors:
+        if not shards or (shards[-1] and size + t.nbytes > max_bytes):
+            shards.append([])
+            size = 0
+        shards[-1].append(t)
+        size += t.nbytes
+    return shards or [[]]
+
+
+def shard_name(k: int, n: int) -> str:
+    """File name of shard ``k`` (1-based) of ``n``."""
+    return SINGLE_NAME if n == 1 else f"model-{k:05d}-of-{n:05d}.safetensors"
+
+
+@dataclass(frozen=True)
+class Sharding:
+    """Files of a sharded checkpoint: shard file names and their tensors."""
+
+    shards: list[list[TensorPlan]]
+
+    @property
+    def n(self) -> int:
+        return len(self.shards)
+
+    def names(self) -> list[str]:
+        return [shard_name(k, self.n) for k in range(1, self.n + 1)]
+
+    def index_bytes(self) -> bytes:
+        """``model.safetensors.index.json``, as Transformers writes it (sorted, indent 2)."""
+        weight_map = {t.name: name for name, tensors in zip(self.names(), self.shards)
+                      for t in tensors}
+        total = sum(t.nbytes for tensors in self.shards for t in tensors)
+        doc = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
+        return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
