@@ -188,9 +188,10 @@ def _moments(x: np.ndarray, lo: float, hi: float) -> Partial:
             np.subtract(b, lo, out=q, dtype=np.float64)
             np.divide(q, width, out=q)
             np.multiply(q, HIST_BINS, out=q)
-            np.copyto(ix, q, casting="unsafe")
-            np.minimum(ix, HIST_BINS - 1, out=ix)
-            part.hist = np.bincount(ix, minlength=HIST_BINS)
+            np.copyto(ix, q, casting="unsafe")  # truncation = floor: q ≥ 0
+            h = np.bincount(ix, minlength=HIST_BINS + 1)
+            h[HIST_BINS - 1] += h[HIST_BINS]  # v = max lands on index HIST_BINS: last bin
+            part.hist = h[:HIST_BINS]
         else:  # a single value: the middle bin, so it draws as one centred bar
             part.hist[HIST_BINS // 2] = k
         out.merge(part)

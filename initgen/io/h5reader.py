@@ -91,7 +91,8 @@ class HDF5File(WeightFile):
         lo = self.offsets[name] + start * size
         hi = lo + count * size
         lo -= lo % mmap.PAGESIZE
-        self._mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+        if hasattr(mmap, "MADV_DONTNEED"):  # not on Windows: pages then stay until close
+            self._mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 
     def close(self) -> None:
         self._mm = None

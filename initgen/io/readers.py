@@ -185,7 +185,8 @@ class SafetensorsFile(WeightFile):
         lo = self.data_start + begin + start * dt.itemsize
         hi = lo + count * dt.itemsize
         lo -= lo % mmap.PAGESIZE  # madvise wants a page-aligned start
-        self._mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+        if hasattr(mmap, "MADV_DONTNEED"):  # not on Windows: pages then stay until close
+            self._mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 
     def close(self) -> None:
         # Views handed out may still exist; dropping the reference lets them keep
