@@ -3,6 +3,12 @@
 Expressions are parsed with :mod:`ast` and evaluated by walking a whitelist of
 node types; there is no ``eval``. Exponents and results are bounded so that an
 expression cannot hang or exhaust memory.
+
+A var often becomes a scheme parameter (``${0.02 / sqrt(2 * n_layer)}``), and one
+ulp of difference there changes every byte of a tensor. So only operations that
+give the same bits on every machine are offered: IEEE's exactly rounded + − × ÷ and
+sqrt, integer arithmetic, and ``**`` with a whole exponent, computed by repeated
+multiplication (C's ``pow``, ``log`` and ``exp`` differ between libms).
 """
 
 from __future__ import annotations
@@ -18,15 +24,35 @@ from ..errors import SpecError, suggest
 
 Number = int | float
 
+
+
+def _power(base: Number, exponent: Number) -> Number:
+    """``base ** exponent`` for a whole exponent, by squaring: exactly rounded steps,
+    so the same bits everywhere (integers stay exact integers)."""
+    if isinstance(exponent, float):
+        if not exponent.is_integer():
+            raise SpecError("only whole exponents are allowed (use sqrt() for a square root)")
+        exponent = int(exponent)
+    if isinstance(base, int):
+        return base**exponent if exponent >= 0 else 1 / base**-exponent
+    result, factor, n = 1.0, base, abs(exponent)
+    while n:
+        if n & 1:
+            result *= factor
+        factor *= factor
+        n >>= 1
+    return result if exponent >= 0 else 1 / result
+
+
 _BINOPS = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
     ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
+    ast.Pow: _power,
 }
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 FUNCTIONS = {
-    "sqrt": math.sqrt, "log": math.log, "exp": math.exp, "ceil": math.ceil,
-    "floor": math.floor, "min": min, "max": max, "abs": abs, "int": int, "round": round,
+    "sqrt": math.sqrt, "ceil": math.ceil, "floor": math.floor, "min": min, "max": max,
+    "abs": abs, "int": int, "round": round,
 }
 CONSTANTS = {"pi": math.pi, "e": math.e}
 _MAX_ABS = 10**18
@@ -64,6 +90,8 @@ def evaluate(expr: str, variables: Mapping[str, Any]) -> Number:
                 result = _BINOPS[type(node.op)](left, right)
             except ZeroDivisionError:
                 raise SpecError(f"division by zero in '${{{expr}}}'") from None
+            except SpecError as e:
+                raise SpecError(f"{e.message} in '${{{expr}}}'") from None
             except OverflowError:
                 raise SpecError(f"overflow in '${{{expr}}}'") from None
             if isinstance(result, complex):
