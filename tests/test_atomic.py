@@ -1,0 +1,109 @@
+"""Atomic output: an error, Ctrl-C or SIGTERM mid-write leaves neither the target nor
+a temporary file; an existing target is replaced only with --force."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from initgen.errors import OutputError
+from initgen.io.atomic import TMP_MARK
+from initgen.make import write
+from initgen.plan import build_plan
+from initgen.spec import load_spec
+from test_determinism import every_family_spec
+
+# 200 M values (800 MB): several seconds of work on one thread, so a signal sent as
+# soon as the temporary file appears lands mid-write.
+BIG = """\
+initgen: 1
+name: big
+seed: 0
+layers:
+  - {name: a, type: embedding, num: 100000, dim: 1000, init: {scheme: normal, std: 0.02}}
+  - {name: b, type: embedding, num: 100000, dim: 1000, init: {scheme: normal, std: 0.02}}
+"""
+
+
+def leftovers(d: Path) -> list[str]:
+    return sorted(p.name for p in d.rglob("*") if TMP_MARK in p.name)
+
+
+def _start_and_signal(spec: Path, args: list[str], watch: Path, sig: int) -> subprocess.CompletedProcess:
+    p = subprocess.Popen([sys.executable, "-m", "initgen", "make", str(spec), *args, "--threads", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not leftovers(watch) and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert p.poll() is None, "finished before it could be interrupted: " + p.stderr.read()
+    time.sleep(0.2)  # well inside the write
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=30)
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+
+@pytest.mark.parametrize("sig, status, word", [(signal.SIGINT, 130, "interrupted"),
+                                               (signal.SIGTERM, 128 + signal.SIGTERM, "terminated")])
+def test_a_signal_mid_write_leaves_nothing(write_spec, tmp_path, sig, status, word):
+    spec = write_spec(BIG)
+    target = tmp_path / "w.safetensors"
+    r = _start_and_signal(spec, ["-o", str(target)], tmp_path, sig)
+    assert r.returncode == status, r.stderr
+    assert r.stderr.strip() == f"{word}; no output was written"
+    assert not target.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_sigterm_mid_sharded_write_removes_the_new_directory(write_spec, tmp_path):
+    spec = write_spec(BIG)
+    out = tmp_path / "shards"
+    r = _start_and_signal(spec, ["-o", str(out), "--max-shard-size", "300MB"], tmp_path, signal.SIGTERM)
+    assert r.returncode == 128 + signal.SIGTERM, r.stderr
+    assert not out.exists()
+
+
+def test_a_write_error_mid_file_leaves_nothing(write_spec, tmp_path, monkeypatch):
+    from initgen.io import safetensors
+
+    calls = []
+    real = safetensors.SafetensorsWriter.write
+
+    def failing(self, t, start, values):
+        calls.append(1)
+        if len(calls) > 1:
+            raise safetensors.os_error(self.path, OSError(errno.ENOSPC, "full"))
+        real(self, t, start, values)
+
+    monkeypatch.setattr(safetensors.SafetensorsWriter, "write", failing)
+    plan = build_plan(load_spec(str(write_spec(every_family_spec()))))
+    target = tmp_path / "w.safetensors"
+    with pytest.raises(OutputError, match="no space left on the device"):
+        write(plan, target, threads=2)
+    assert os.listdir(tmp_path) == ["spec.yaml"]
+
+
+def test_existing_target_needs_force_and_is_replaced_whole(cli, write_spec, tmp_path):
+    spec = write_spec(every_family_spec())
+    target = tmp_path / "w.safetensors"
+    target.write_bytes(b"old")
+    r = cli("make", spec, "-o", target)
+    assert r.exit_code == 2 and "already exists; use --force" in r.output
+    assert target.read_bytes() == b"old"
+    assert cli("make", spec, "-o", target, "--force", "-q").exit_code == 0
+    assert target.stat().st_size > 5_000_000
+    assert leftovers(tmp_path) == []
+
+
+def test_quiet_and_non_terminal_stderr_show_no_progress_bar(cli, write_spec, tmp_path):
+    spec = write_spec(every_family_spec())
+    quiet = cli("make", spec, "-o", tmp_path / "a.safetensors", "-q")
+    assert quiet.output == ""
+    loud = cli("make", spec, "-o", tmp_path / "b.safetensors")  # CliRunner: not a terminal
+    assert loud.output.startswith("wrote ") and loud.output.count("\n") == 1
