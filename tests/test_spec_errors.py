@@ -51,7 +51,7 @@ CASES = [
      "s.yaml:4: layers[0].out: bad expression '${hidden +* 2}': not valid arithmetic"),
     ('eval_attempt',
      HEAD + '  - {name: fc, type: dense, in: 4, out: \'${__import__("os")}\'}\n',
-     's.yaml:4: layers[0].out: bad expression \'${__import__("os")}\': only numbers, vars, + - * / // % ** and abs, ceil, exp, floor, int, log, max, min, round, sqrt are allowed'),
+     's.yaml:4: layers[0].out: bad expression \'${__import__("os")}\': only numbers, vars, + - * / // % ** and abs, ceil, floor, int, max, min, round, sqrt are allowed'),
     ('nonpositive',
      HEAD + "  - {name: fc, type: dense, in: 4, out: '${hidden - 8}'}\n",
      's.yaml:4: layers[0].out: expected a positive whole number, got 0'),
