@@ -131,6 +131,6 @@ def test_misspelled_scheme_parameter(cli, write_spec):
     r = cli("validate", spec)
     assert r.exit_code == 2
     assert r.output == (
-        f"error: {spec}:4: layers[0].init: mode: 'fan_inn' is not one of fan_avg, fan_in or "
+        f"error: {spec}:4: layers[0].init.mode: 'fan_inn' is not one of fan_avg, fan_in or "
         "fan_out; did you mean 'fan_in'?\n"
     )
