@@ -208,3 +208,25 @@ def test_truncated_hdf5_is_one_line_error(tmp_path, cli):
     assert r.exit_code == 1
     assert r.output.startswith(f"error: {tmp_path / 'w.h5'}: ")
     assert r.output.count("\n") == 1 and "Traceback" not in r.output
+
+
+def test_hdf5_declaring_far_more_than_it_stores_is_refused(tmp_path, cli):
+    with h5py.File(tmp_path / "w.h5", "w") as f:
+        f.create_dataset("g/big", shape=(10**6, 10**4), dtype="f4", chunks=(1, 1024))
+        f["small"] = np.ones(3)
+    r = cli("stats", tmp_path / "w.h5")
+    assert r.exit_code == 1
+    assert r.output == (f"error: {tmp_path / 'w.h5'}: dataset 'g/big' declares 40,000,000,000 bytes "
+                        "but the file stores 0 of them (unwritten or impossibly compressed chunks); "
+                        "refusing to read it\n")
+
+
+def test_malformed_header_values_are_rejected(tmp_path, cli):
+    p = tmp_path / "w.safetensors"
+    for entry in ({"dtype": ["F32"], "shape": [4], "data_offsets": [0, 16]},
+                  {"dtype": "F32", "shape": [4.0], "data_offsets": [0, 16]},
+                  {"dtype": "F32", "shape": [4], "data_offsets": [0, "16"]}):
+        header_file(p, {"a": entry}, bytes(16))
+        r = cli("stats", p)
+        assert r.exit_code == 1
+        assert r.output == f"error: {p}: not a valid safetensors file: entry for tensor 'a' is malformed\n"

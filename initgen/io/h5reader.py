@@ -26,6 +26,11 @@ from .readers import TensorInfo, WeightFile, np_dtype
 # dtypes HDF5 cannot hold natively: stored as unsigned ints of the same size
 VIEWED = {"bfloat16": 2, "float8_e4m3fn": 1, "float8_e5m2": 1}
 READ_LIMIT = 1 << 22  # values per h5py read when a dataset cannot be mapped
+# A dataset may declare far more values than the file holds (chunks never written read
+# as the fill value). Past 1 GiB, more than gzip's best ratio on zeros (~1030:1) is
+# refused rather than read for hours.
+MAX_RATIO, MAX_RATIO_FROM = 1100, 1 << 30
+H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError)
 
 
 class HDF5File(WeightFile):
@@ -38,10 +43,14 @@ class HDF5File(WeightFile):
         try:
             self.f = h5py.File(path, "r")
         except OSError as e:
-            raise FileFormatError(f"{path}: not a readable HDF5 file: {e}") from None
-        self.metadata = {k: _text(v) for k, v in self.f.attrs.items()}
+            raise FileFormatError(f"{path}: not a readable HDF5 file: {_line(e)}") from None
         self.tensors, self.dsets, self.views, self.offsets = [], {}, {}, {}
-        self.f.visititems(self._visit)
+        try:
+            self.metadata = {k: _text(v) for k, v in self.f.attrs.items()}
+            self.f.visititems(self._visit)
+        except H5_ERRORS as e:  # h5py reports corrupt structures as any of these
+            self.f.close()
+            raise FileFormatError(f"{path}: not a valid HDF5 file: {_line(e)}") from None
         self._mm: mmap.mmap | None = None
         if self.offsets:
             with open(path, "rb") as fh:
@@ -64,6 +73,12 @@ class HDF5File(WeightFile):
             offset = obj.id.get_offset()
         except (OSError, RuntimeError):
             offset = None
+        declared = obj.size * obj.dtype.itemsize
+        if declared > MAX_RATIO_FROM and declared > MAX_RATIO * obj.id.get_storage_size():
+            raise FileFormatError(
+                f"{self.path}: dataset '{name}' declares {declared:,} bytes but the file stores "
+                f"{obj.id.get_storage_size():,} of them (unwritten or impossibly compressed chunks); "
+                "refusing to read it")
         if offset is not None and obj.chunks is None and obj.compression is None and obj.size:
             end = offset + obj.size * obj.dtype.itemsize
             if end > self.path.stat().st_size:
@@ -79,8 +94,8 @@ class HDF5File(WeightFile):
         else:
             try:
                 data = _read_flat(ds, start, start + count)
-            except OSError as e:
-                raise FileFormatError(f"{self.path}: cannot read dataset '{ds.name}': {e}") from None
+            except H5_ERRORS as e:
+                raise FileFormatError(f"{self.path}: cannot read dataset '{ds.name}': {_line(e)}") from None
         view = self.views.get(name)
         return data.view(view) if view is not None else data
 
@@ -120,6 +135,12 @@ def _read_flat(ds: object, start: int, stop: int, prefix: tuple[int, ...] = ()) 
         a, b = max(start, r * row) - r * row, min(stop, (r + 1) * row) - r * row
         parts.append(_read_flat(ds, a, b, (*prefix, r)))
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _line(e: BaseException) -> str:
+    """h5py's message for a corrupt file, on one line."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text.strip("'\"")
 
 
 def _text(v: object) -> str:

@@ -148,11 +148,13 @@ class SafetensorsFile(WeightFile):
         for name, entry in header.items():
             try:
                 code, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
-                shape = tuple(int(s) for s in shape)
-                begin, end = int(begin), int(end)
+                if not (isinstance(code, str) and isinstance(shape, list)
+                        and all(type(v) is int for v in (*shape, begin, end))):
+                    raise TypeError
+                shape = tuple(shape)
             except (KeyError, TypeError, ValueError):
                 raise bad(f"entry for tensor '{name}' is malformed") from None
-            if code not in ST_DTYPES:
+            if not isinstance(code, str) or code not in ST_DTYPES:  # a list is not hashable
                 raise bad(f"tensor '{name}' has unknown dtype '{code}'")
             dt = np_dtype(*ST_DTYPES[code])
             if any(s < 0 for s in shape) or not 0 <= begin <= end <= data_size:
