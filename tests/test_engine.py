@@ -1,0 +1,105 @@
+"""The engine: every element made once, by any thread, in bounded memory; sinks
+called as promised; output dtypes rounded from the working precision."""
+
+from __future__ import annotations
+
+import threading
+import tracemalloc
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from initgen.dtypes import DTYPES
+from initgen.engine import Buffers, generate, make_chunk, make_tensor, tasks
+from initgen.plan import TensorPlan
+from initgen.sampling import CHUNK, sample_chunk
+from initgen.schemes import normal, uniform
+
+
+def tensor(name: str, shape: tuple[int, ...], dtype: str = "float32", dist=None) -> TensorPlan:
+    return TensorPlan(name, shape, dtype, "normal", {}, dist or normal(0.0, 0.02), 1.0, 1.0)
+
+
+TENSORS = [tensor("a", (3, CHUNK // 2 + 7)), tensor("b", (1000,), "bfloat16"),
+           tensor("c", (5, 7), "float64", uniform(-1.0, 1.0)), tensor("d", (CHUNK + 1,), "float16")]
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_unordered_generation_makes_every_element_once(threads):
+    got = {t.name: np.zeros(t.numel, dtype=DTYPES[t.dtype].np) for t in TENSORS}
+    seen = {t.name: np.zeros(t.numel, dtype=np.int64) for t in TENSORS}
+    lock = threading.Lock()
+
+    def sink(t, start, values):
+        with lock:
+            got[t.name][start : start + values.size] = values  # copied: buffers are reused
+            seen[t.name][start : start + values.size] += 1
+
+    generate(TENSORS, 11, sink, threads)
+    for t in TENSORS:
+        assert (seen[t.name] == 1).all()
+        assert got[t.name].tobytes() == make_tensor(t, 11).tobytes()
+
+
+def test_ordered_sink_gets_each_tensor_in_element_order_on_the_calling_thread():
+    calls: list[tuple[str, int, int]] = []
+    me = threading.get_ident()
+
+    def sink(t, start, values):
+        assert threading.get_ident() == me
+        calls.append((t.name, start, values.size))
+
+    generate(TENSORS, 0, sink, threads=3, ordered=True)
+    for t in TENSORS:
+        mine = [(s, n) for name, s, n in calls if name == t.name]
+        starts = [s for s, _ in mine]
+        assert starts == sorted(starts) and starts[0] == 0
+        assert sum(n for _, n in mine) == t.numel
+
+
+@pytest.mark.parametrize("ordered", [False, True])
+def test_a_sink_error_stops_the_work_and_reaches_the_caller(ordered):
+    calls = []
+    big = [tensor("big", (40 * CHUNK,))]
+
+    def sink(t, start, values):
+        calls.append(start)
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        generate(big, 0, sink, threads=2, ordered=ordered)
+    assert len(calls) <= 2  # stopped at once, not after 40 chunks
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float8_e4m3fn", "float8_e5m2"])
+def test_narrow_dtypes_are_the_float32_values_rounded_to_nearest(dtype):
+    t = tensor("w", (50_000,), dtype, normal(0.0, 0.5))
+    f32 = sample_chunk("normal", {"mean": 0.0, "std": 0.5}, 3, "w", 0, t.numel, np.dtype(np.float32))
+    expect = f32.astype(np.float16 if dtype == "float16" else getattr(ml_dtypes, dtype))
+    assert make_tensor(t, 3).reshape(-1).tobytes() == expect.tobytes()
+
+
+def test_float64_is_made_in_float64_not_widened_from_float32():
+    t = tensor("w", (1000,), "float64")
+    v = make_tensor(t, 0)
+    assert not np.array_equal(v, v.astype(np.float32).astype(np.float64))
+
+
+def test_reused_buffers_give_the_same_values_as_fresh_arrays():
+    b = Buffers()
+    for t in TENSORS:
+        for chunk, count in tasks(t):
+            assert make_chunk(t, 4, chunk, count, b).tobytes() == make_chunk(t, 4, chunk, count).tobytes()
+
+
+def test_memory_stays_bounded_by_the_chunks_in_flight():
+    """32 M values (128 MB as float32) pass through a few chunk buffers per thread."""
+    big = [tensor(f"t{i}", (8 * CHUNK,)) for i in range(4)]
+    tracemalloc.start()
+    try:
+        generate(big, 0, lambda t, s, v: None, threads=2)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * 2**20, peak
