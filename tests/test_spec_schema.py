@@ -55,3 +55,17 @@ def test_block_keys(schema):
     blocks = [row for row in schema["$defs"]["item"]["anyOf"] if "type" not in row["properties"]]
     assert sorted(tuple(sorted(b["properties"])) for b in blocks) == sorted(
         tuple(sorted(keys)) for keys in BLOCK_KEYS.values())
+
+
+def test_docs_list_every_layer_type_and_key():
+    from conftest import ROOT
+
+    doc = (ROOT / "docs" / "spec.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in doc.splitlines() if line.startswith("| `")}
+    for name, t in LAYER_TYPES.items():
+        row = next((r for names, r in rows.items() if f"`{name}`" in names), None)
+        assert row is not None, name
+        for key in t.keys:
+            if name.startswith("conv_transpose") and key != "fan_convention":
+                continue  # "as conv"
+            assert key in row.split("|")[2], (name, key)
