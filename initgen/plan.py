@@ -77,7 +77,7 @@ class Plan:
                 "tensors": [t.to_json() for t in self.tensors]}
 
 
-def _init_for(layer: LayerSpec, decl: TensorDecl, keys: list[str], spec: Spec) -> tuple[Any, Path]:
+def _init_for(layer: LayerSpec, decl: TensorDecl, spec: Spec) -> tuple[Any, Path]:
     """Which init applies to ``decl``, and the key path it came from.
 
     Order: the layer's per-tensor init (by tensor key, then by role), the layer's
@@ -164,9 +164,10 @@ def _fans(d: TensorDecl, layout: str) -> Fans:
     return Fans(n, n)
 
 
-def _resolve(layer: LayerSpec, d: TensorDecl, keys: list[str], spec: Spec) -> tuple[str, dict[str, Any], Dist, Fans]:
+def _resolve(layer: LayerSpec, d: TensorDecl,
+             spec: Spec) -> tuple[str, dict[str, Any], Dist, Fans]:
     """The scheme name, its arguments and the distribution of one tensor."""
-    init, path = _init_for(layer, d, keys, spec)
+    init, path = _init_for(layer, d, spec)
     fans = _fans(d, layer.layout)
     if init is None and d.preset is not None:
         return d.preset[0], {}, d.preset[1], fans
@@ -188,12 +189,18 @@ def _resolve(layer: LayerSpec, d: TensorDecl, keys: list[str], spec: Spec) -> tu
                 raise spec.pos.error((*path, param), rest, e.hint) from None
             raise spec.pos.error(path, e.message, e.hint) from None
 
-    dist = dist_for(fans, d.shape)
+    dist = base = dist_for(fans, d.shape)
+    if d.dtype is not None and DTYPES[d.dtype].st_code[0] in "IU" and dist.kind != "constant":
+        raise spec.pos.error(path, f"'{d.key}' is an integer {d.dtype} buffer; only zeros, "
+                             f"ones or constant apply to it, not {scheme.name}")
     if d.blocks > 1 and dist.kind == "orthogonal":
         dist = _blocked(dist, d, layer.layout)
+    elif d.block_fans and scheme.whole_tensor:
+        raise spec.pos.error(path, f"{scheme.name} cannot be made per projection on '{d.key}', "
+                             "whose projections differ in size (kv_heads < heads); use separate "
+                             "projections (qkv: false)")
     for f in d.block_fans:
-        other = dist_for(f, d.shape)
-        if other != dist:
+        if dist_for(f, d.shape) != base:
             raise spec.pos.error(path, f"{scheme.name} gives the fused projections of "
                                  f"'{d.key}' different distributions (fans {fans.fan_in:g}/"
                                  f"{fans.fan_out:g} vs {f.fan_in:g}/{f.fan_out:g}); use separate "
@@ -218,10 +225,9 @@ def plan_layer(layer: LayerSpec, spec: Spec) -> list[TensorPlan]:
         path = (*layer.path, e.key) if e.key else layer.path
         raise spec.pos.error(path, str(e)) from None
     _check_tensor_keys(layer, decls, spec)
-    keys = [d.key for d in decls]
     out = []
     for d in decls:
-        scheme, args, dist, fans = _resolve(layer, d, keys, spec)
+        scheme, args, dist, fans = _resolve(layer, d, spec)
         out.append(TensorPlan(tensor_name(layer, d), d.shape, d.dtype or layer.dtype, scheme,
                               args, dist, fans.fan_in, fans.fan_out, layer.name))
     return out

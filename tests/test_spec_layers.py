@@ -186,3 +186,29 @@ def test_per_tensor_init_by_key_and_by_role():
     assert by["l.weight_ih_l1"].scheme == "ones"
     assert by["l.weight_ih_l0"].scheme == "glorot_uniform"  # the type's default
     assert by["l.bias_hh_l1"].dist.params == {"value": 2.0}
+
+
+def test_fused_mha_orthogonal_is_made_per_projection():
+    t = plan_of("{name: a, type: attention, dim: 8, heads: 2, qkv: true, init: orthogonal}")[
+        "a.qkv_proj.weight"]
+    w = make_tensor(t, 1)
+    for gram in _blocks_orthogonal(w, 3, 0):
+        assert np.abs(gram - np.eye(8)).max() < 8 * 8 * 2.0**-24
+
+
+@pytest.mark.parametrize("layer, message", [
+    ("{name: a, type: attention, dim: 8, heads: 2, kv_heads: 1, qkv: true, init: orthogonal}",
+     "s.yaml:3: layers[0].init: orthogonal cannot be made per projection on 'qkv_proj.weight', "
+     "whose projections differ in size (kv_heads < heads); use separate projections (qkv: false)"),
+    ("{name: bn, type: batchnorm, dim: 2, init: {fixed: normal}}",
+     "s.yaml:3: layers[0].init.fixed: 'num_batches_tracked' is an integer int64 buffer; only "
+     "zeros, ones or constant apply to it, not normal"),
+    ("{name: a, type: attention, dim: 8, heads: 2, kv_heads: 1, qkv: true}",
+     "s.yaml:3: layers[0].type: glorot_uniform gives the fused projections of 'qkv_proj.weight' "
+     "different distributions (fans 8/8 vs 8/4); use separate projections (qkv: false) or a "
+     "scheme that depends on fan_in only"),
+])
+def test_refused_combinations(layer, message):
+    with pytest.raises(SpecError) as err:
+        plan_of(layer)
+    assert str(err.value) == message

@@ -14,7 +14,8 @@ axis). Fans are per projection, never those of a fused matrix: a fused tensor is
 three projections with fans (dim, heads·head_dim) and twice (dim, kv_heads·head_dim).
 Schemes that use only fan_in (He, LeCun, fixed normal) give every block the same
 distribution; a scheme that also uses fan_out (Glorot) does too when kv_heads =
-heads, and is refused on a fused tensor whose blocks would differ (plan.py).
+heads, and is refused on a fused tensor whose blocks would differ (plan.py). An
+orthogonal init of a fused tensor is made per projection (three equal blocks).
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ def _attention(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
     def proj(name: str, n_in: int, n_out: int, fans: Fans, bias: bool,
              block_fans: tuple[Fans, ...] = ()) -> list[TensorDecl]:
         shape = (n_out, n_in) if layout == "torch" else (n_in, n_out)
-        return [TensorDecl(f"{name}.{w}", shape, fans=fans, block_fans=block_fans),
+        # equal projections: an orthogonal init is made per projection, like the gates
+        blocks = len(block_fans) if block_fans and kv == heads else 1
+        return [TensorDecl(f"{name}.{w}", shape, fans=fans, block_fans=block_fans, blocks=blocks),
                 *bias_decls({"bias": bias}, n_out, f"{name}.bias", fans)]
 
     out_bias = a["bias"] if a["out_bias"] is None else a["out_bias"]
