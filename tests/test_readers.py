@@ -165,6 +165,14 @@ def corrupt(tmp_path, kind: str):
         save_file({"w": np.ones(2, np.float32)}, str(d / "model-00001-of-00002.safetensors"))
         return d, ("is a directory without a model.safetensors.index.json (give a weight file, "
                    "or the directory of a sharded checkpoint)")
+    if kind == "zip archive":
+        import zipfile
+
+        p = tmp_path / "model.keras"
+        with zipfile.ZipFile(p, "w") as z:
+            z.writestr("config.json", "{}")
+        return p, ("is a zip archive (a .keras or torch file?); initgen reads safetensors and HDF5 "
+                   "(.h5, .weights.h5)")
     if kind == "missing":
         return tmp_path / "nope.safetensors", "no such file or directory"
     if kind == "shard missing":
@@ -183,7 +191,7 @@ def corrupt(tmp_path, kind: str):
 
 CORRUPT = ["truncated", "header past end", "bad json", "overlap", "out of range", "wrong size",
            "unknown dtype", "malformed entry", "not weights", "empty", "h5 without signature",
-           "directory without index", "missing", "shard missing", "index lists absent tensor"]
+           "directory without index", "zip archive", "missing", "shard missing", "index lists absent tensor"]
 
 
 @pytest.mark.parametrize("kind", CORRUPT)

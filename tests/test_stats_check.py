@@ -153,3 +153,32 @@ def test_expect_failure_message(cli, foreign):
 def test_bad_expect_rule_is_usage_error(cli, foreign, rule, message):
     r = cli("stats", foreign, "--expect", rule)
     assert r.exit_code == 2 and r.output == f"error: {message}\n"
+
+
+def _scheme_names() -> list[str]:
+    from initgen.schemes import SCHEMES
+
+    return list(SCHEMES)
+
+
+# Shapes a scheme needs beyond the default [48, 40] (dirac: a convolution kernel).
+SHAPE = {"dirac": [16, 8, 3, 3]}
+ARGS = {"constant": "{scheme: constant, value: 0.3}", "sparse": "{scheme: sparse, sparsity: 0.4}",
+        "normal": "{scheme: normal, mean: 0.5, std: 0.1}",
+        "uniform": "{scheme: uniform, low: 1.0, high: 3.0}"}
+
+
+@pytest.mark.parametrize("scheme", _scheme_names())
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "float8_e5m2"])
+def test_check_passes_for_every_scheme_and_dtype(cli, write_spec, tmp_path, scheme, dtype):
+    """The tolerance holds for each kind of distribution (the scheme table) in each
+    dtype, over several seeds, on a tensor small enough for the size term to matter."""
+    shape = SHAPE.get(scheme, [48, 40])
+    spec = write_spec(f"initgen: 1\nname: one\nlayers:\n  - {{name: t, type: tensor, shape: {shape}, "
+                      f"init: {ARGS.get(scheme, scheme)}}}\n")
+    for seed in range(3):
+        out = tmp_path / f"{seed}.safetensors"
+        r = cli("make", spec, "-o", out, "-q", "--dtype", dtype, "--seed", seed)
+        assert r.exit_code == 0, r.output
+        r = cli("stats", out, "--check")
+        assert r.exit_code == 0, r.stderr
