@@ -5,7 +5,9 @@ initgen, build the matching framework model (Transformers GPT-2 and Llama, torch
 ResNet-18, timm ViT-B/16, torch modules for the small nets), load the file with
 ``load_state_dict(strict=True)`` (tied aliases filled from the tensor they share, as
 ``from_pretrained`` does; non-persistent buffers are not in a state dict), run a
-forward pass and check the outputs are finite. Exit 1 on any failure.
+forward pass and check the outputs are finite. For the specs that follow their
+framework's own init (SAME_INIT), each tensor's mean and std are also compared with the
+framework's freshly initialised model. Exit 1 on any failure.
 """
 
 from __future__ import annotations
@@ -17,6 +19,43 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+
+
+# Specs whose init claims to be the framework's own: each tensor's values are compared
+# with the framework's freshly initialised tensor of the same name.
+SAME_INIT = {"gpt2", "llama", "resnet18", "vit-b16"}
+MIN_VALUES = 256  # below this, the moments of a random tensor say too little
+
+
+def compare_init(spec: str, ours: dict, model) -> int:
+    """Our values and the framework's own init agree in mean and std, to 6 standard
+    errors: |log(s₁/s₂)| ≤ 6/√n (the std of log s is ≤ 1/√(2n) for tails no heavier
+    than a normal's, √2 more for a difference), |m₁ − m₂| ≤ 6·√((s₁² + s₂²)/n).
+    Constant tensors must be equal. Returns the number of tensors compared."""
+    import math
+
+    import torch
+
+    theirs = model.state_dict()
+    compared = 0
+    for name, a in ours.items():
+        b = theirs[name]
+        a64, b64 = a.double().flatten(), b.double().flatten()
+        if a64.std(unbiased=False) == 0 or b64.std(unbiased=False) == 0 or a64.numel() == 1:
+            if not torch.equal(a64, b64):
+                raise AssertionError(f"{spec}: {name}: constant values differ from the framework's")
+            compared += 1
+            continue
+        n = a64.numel()
+        if n < MIN_VALUES:
+            continue
+        sa, sb = a64.std().item(), b64.std().item()
+        ma, mb = a64.mean().item(), b64.mean().item()
+        if abs(math.log(sa / sb)) > 6 / math.sqrt(n) or abs(ma - mb) > 6 * math.sqrt((sa**2 + sb**2) / n):
+            raise AssertionError(f"{spec}: {name}: mean/std {ma:.3g}/{sa:.4g} vs the framework's "
+                                 f"{mb:.3g}/{sb:.4g} (n={n})")
+        compared += 1
+    return compared
 
 
 def check(spec: str, out_dir: Path) -> str:
@@ -32,6 +71,8 @@ def check(spec: str, out_dir: Path) -> str:
     torch.manual_seed(0)
     model, source = BUILDERS[spec](True)
     state = load_file(str(out))
+    same = f"; init matches the framework's in {compare_init(spec, state, model)} tensors" \
+        if spec in SAME_INIT else ""
     _, tied = state_entries(model)
     for alias, target in tied.items():
         state[alias] = state[target]
@@ -42,7 +83,8 @@ def check(spec: str, out_dir: Path) -> str:
     y = getattr(y, "logits", y)
     if not torch.isfinite(y).all():
         raise AssertionError(f"{spec}: non-finite outputs")
-    return f"{spec}: loaded {len(state)} tensors into {source} (strict); forward {tuple(y.shape)} finite"
+    return (f"{spec}: loaded {len(state)} tensors into {source} (strict); forward {tuple(y.shape)} "
+            f"finite{same}")
 
 
 def main() -> int:
