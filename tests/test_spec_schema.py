@@ -43,6 +43,8 @@ def test_every_layer_type_and_key(schema):
         assert row["additionalProperties"] is False
         for key, kind in t.keys.items():
             prop = row["properties"][key]
+            if t.defaults.get(key) is not None:
+                assert prop.pop("default") == t.defaults[key]
             if kind == CHOICE:
                 assert prop == {"enum": list(t.choices[key])}
             elif kind == BOOL:

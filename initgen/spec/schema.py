@@ -34,9 +34,11 @@ def json_schema() -> dict[str, Any]:
     }
     layers = []
     for t in LAYER_TYPES.values():
-        props = {**common, "type": {"const": t.name},
-                 **{k: {"enum": list(t.choices[k])} if k in t.choices else _KINDS[kind]
-                    for k, kind in t.keys.items()}}
+        props: dict[str, Any] = {**common, "type": {"const": t.name}}
+        for k, kind in t.keys.items():
+            props[k] = {"enum": list(t.choices[k])} if k in t.choices else dict(_KINDS[kind])
+            if t.defaults.get(k) is not None:
+                props[k]["default"] = t.defaults[k]
         required = ["name", "type", *[k for k in t.keys if k not in t.defaults]]
         layers.append({"type": "object", "description": t.doc, "properties": props,
                        "required": required, "additionalProperties": False})
@@ -61,7 +63,7 @@ def json_schema() -> dict[str, Any]:
             "seed": {"anyOf": [{"type": "integer", "minimum": 0}, _EXPR]},
             "dtype": common["dtype"], "layout": common["layout"],
             "vars": {"type": "object", "additionalProperties": {"type": ["number", "string"]}},
-            "rules": {"type": "object"},
+            "rules": {"type": "object", "additionalProperties": {"anyOf": init["anyOf"][:2]}},
             "layers": layer_list,
         },
         "$defs": {"item": {"anyOf": [*layers, *blocks]}},
