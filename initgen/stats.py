@@ -158,8 +158,9 @@ def _moments(x: np.ndarray, lo: float, hi: float) -> Partial:
         return out
     shift = lo + (hi - lo) / 2  # sums about a point inside [lo, hi]: no catastrophic cancellation
     width = hi - lo
-    buf, sq = np.empty(BLOCK), np.empty(BLOCK)
-    idx = np.empty(BLOCK, dtype=np.intp)
+    m = min(BLOCK, x.size)  # small tensors: small buffers (many tensors are biases)
+    buf, sq = np.empty(m), np.empty(m)
+    idx = np.empty(m, dtype=np.intp)
     for s in range(0, x.size, BLOCK):
         b = _work(x[s : s + BLOCK])
         k = b.size
@@ -205,42 +206,65 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _items(tensors: Iterable[TensorInfo]) -> list[tuple[str, int, int]]:
-    return [(t.name, s, min(CHUNK_VALUES, t.numel - s))
-            for t in tensors for s in range(0, t.numel, CHUNK_VALUES)]
+Item = tuple[str, int, int]  # (tensor, first value, count)
+
+
+def _batches(tensors: Iterable[TensorInfo]) -> list[list[Item]]:
+    """Units of work: each chunk of a large tensor alone, runs of small tensors
+    together (a worker's per-task cost would dominate 10,000 biases otherwise)."""
+    out: list[list[Item]] = []
+    run: list[Item] = []
+    size = 0
+    for t in tensors:
+        for s in range(0, t.numel, CHUNK_VALUES):
+            k = min(CHUNK_VALUES, t.numel - s)
+            if run and size + k > CHUNK_VALUES:
+                out.append(run)
+                run, size = [], 0
+            run.append((t.name, s, k))
+            size += k
+    if run:
+        out.append(run)
+    return out
 
 
 def scan(wf: WeightFile, tensors: list[TensorInfo], threads: int | None = None,
          progress: Callable[[int], None] | None = None) -> dict[str, tuple[float, float, Partial]]:
     """(min, max, Partial) of each tensor of ``wf``, with ``threads`` workers."""
-    items = _items(tensors)
+    batches = _batches(tensors)
 
-    def pass1(item: tuple[str, int, int]) -> tuple[float, float]:
-        name, s, k = item
-        try:
-            return _finite_range(wf.values(name, s, k))
-        finally:
-            wf.release(name, s, k)
+    def pass1(batch: list[Item]) -> list[tuple[float, float]]:
+        out = []
+        for name, s, k in batch:
+            try:
+                out.append(_finite_range(wf.values(name, s, k)))
+            finally:
+                wf.release(name, s, k)
+        return out
 
     ranges: dict[str, tuple[float, float]] = {t.name: (math.inf, -math.inf) for t in tensors}
 
-    def pass2(item: tuple[str, int, int]) -> Partial:
-        name, s, k = item
-        try:
-            return _moments(wf.values(name, s, k), *ranges[name])
-        finally:
-            wf.release(name, s, k)
+    def pass2(batch: list[Item]) -> list[Partial]:
+        out = []
+        for name, s, k in batch:
+            try:
+                out.append(_moments(wf.values(name, s, k), *ranges[name]))
+            finally:
+                wf.release(name, s, k)
+        return out
 
     workers = threads or default_threads()
-    with ThreadPoolExecutor(workers) if workers > 1 else _Serial() as pool:
-        for (name, _, _), (lo, hi) in zip(items, pool.map(pass1, items)):
-            rlo, rhi = ranges[name]
-            ranges[name] = (min(lo, rlo), max(hi, rhi))
+    with ThreadPoolExecutor(workers) if workers > 1 and len(batches) > 1 else _Serial() as pool:
+        for batch, found in zip(batches, pool.map(pass1, batches)):
+            for (name, _, _), (lo, hi) in zip(batch, found):
+                rlo, rhi = ranges[name]
+                ranges[name] = (min(lo, rlo), max(hi, rhi))
         parts: dict[str, Partial] = {t.name: Partial() for t in tensors}
-        for (name, _, k), part in zip(items, pool.map(pass2, items)):
-            parts[name].merge(part)
-            if progress:
-                progress(k)
+        for batch, found in zip(batches, pool.map(pass2, batches)):
+            for (name, _, k), part in zip(batch, found):
+                parts[name].merge(part)  # in chunk order: the same sums for any thread count
+                if progress:
+                    progress(k)
     return {t.name: (*ranges[t.name], parts[t.name]) for t in tensors}
 
 
