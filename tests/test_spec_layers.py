@@ -212,3 +212,13 @@ def test_refused_combinations(layer, message):
     with pytest.raises(SpecError) as err:
         plan_of(layer)
     assert str(err.value) == message
+
+
+def test_per_gate_false_makes_one_orthogonal_matrix_as_keras():
+    h = 4
+    t = plan_of(f"{{name: l, type: lstm, in: 3, hidden: {h}, per_gate: false}}", "layout: keras\n")[
+        "l.recurrent_kernel"]
+    assert "blocks" not in t.dist.params
+    w = make_tensor(t, 2).astype(np.float64)  # [h, 4h]: orthonormal rows
+    assert np.abs(w @ w.T - np.eye(h)).max() < 8 * 4 * h * 2.0**-24
+    assert t.dist.std == pytest.approx(1 / math.sqrt(4 * h))

@@ -5,7 +5,8 @@ Recurrent layers use torch's names (``weight_ih_l{k}``, ``weight_hh_l{k}``,
 gate orders (LSTM i, f, g, o; GRU r, z, n). Input weights default to Glorot uniform
 over the whole matrix (Keras' ``kernel`` default), recurrent weights to orthogonal
 per gate block (each [hidden, hidden] block is its own orthogonal matrix), biases to
-zeros. ``unit_forget_bias`` sets the LSTM forget-gate slice of ``bias_ih`` to 1, so
+zeros; ``per_gate: false`` makes an orthogonal recurrent weight one matrix instead
+(Keras' ``recurrent_initializer="orthogonal"``). ``unit_forget_bias`` sets the LSTM forget-gate slice of ``bias_ih`` to 1, so
 the gate's total bias is 1 as in Keras (``bias_hh`` stays 0).
 
 Attention projections are kept as separate tensors (``q_proj``, ``k_proj``,
@@ -47,6 +48,7 @@ def _recurrent(kind: str) -> Callable[[Mapping[str, Any], str], list[TensorDecl]
     def make(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
         h, rows = a["hidden"], gates * a["hidden"]
         bias_fans = Fans(h, rows)  # torch's RNN default is U(±1/√hidden) for every tensor
+        blocks = gates if a["per_gate"] else 1
         dirs = ("", "_reverse") if a["bidirectional"] else ("",)
         forget = a.get("unit_forget_bias", False)
         if forget and not a["bias"]:
@@ -60,7 +62,7 @@ def _recurrent(kind: str) -> Callable[[Mapping[str, Any], str], list[TensorDecl]
                     sfx = f"_l{k}{d}"
                     out += [TensorDecl(f"weight_ih{sfx}", (rows, size_in)),
                             TensorDecl(f"weight_hh{sfx}", (rows, h), "recurrent",
-                                       default="orthogonal", blocks=gates)]
+                                       default="orthogonal", blocks=blocks)]
                     if a["bias"]:
                         out += [TensorDecl(f"bias_ih{sfx}", (rows,), "bias", bias_fans, preset=preset),
                                 TensorDecl(f"bias_hh{sfx}", (rows,), "bias", bias_fans)]
@@ -69,7 +71,7 @@ def _recurrent(kind: str) -> Callable[[Mapping[str, Any], str], list[TensorDecl]
                 cell = "" if a["layers"] == 1 and not a["bidirectional"] else f"l{k}{d}."
                 out += [TensorDecl(f"{cell}kernel", (size_in, rows)),
                         TensorDecl(f"{cell}recurrent_kernel", (h, rows), "recurrent",
-                                   default="orthogonal", blocks=gates)]
+                                   default="orthogonal", blocks=blocks)]
                 if a["bias"]:
                     shape = (2, rows) if kind == "gru" else (rows,)
                     out.append(TensorDecl(f"{cell}bias", shape, "bias", bias_fans, preset=preset))
@@ -115,8 +117,9 @@ def _attention(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
     return [*decls, *proj("o_proj", heads * hd, dim, Fans(heads * hd, dim), out_bias)]
 
 
-_RNN_KEYS = {"in": DIM, "hidden": DIM, "layers": DIM, "bias": BOOL, "bidirectional": BOOL}
-_RNN_DEFAULTS = {"layers": 1, "bias": True, "bidirectional": False}
+_RNN_KEYS = {"in": DIM, "hidden": DIM, "layers": DIM, "bias": BOOL, "bidirectional": BOOL,
+             "per_gate": BOOL}
+_RNN_DEFAULTS = {"layers": 1, "bias": True, "bidirectional": False, "per_gate": True}
 
 SEQ_TYPES = [
     LayerType("lstm", "LSTM (torch names weight_ih_l{k}...; gates i, f, g, o); "
