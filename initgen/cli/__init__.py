@@ -23,26 +23,43 @@ class _Terminated(BaseException):
     """SIGTERM, raised in the main thread so cleanup (temp files) runs."""
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise _Terminated
+# Signals met during a command. The exception a handler raises can surface as
+# another one when it interrupts C code (h5py turns it into TypeError/OSError), so
+# the signal, not the exception's type, decides how the command ends.
+_received: list[int] = []
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    _received.append(signum)
+    raise KeyboardInterrupt if signum == signal.SIGINT else _Terminated
+
+
+def _stopped(signum: int) -> click.exceptions.Exit:
+    interrupted = signum == signal.SIGINT
+    click.echo(f"{'interrupted' if interrupted else 'terminated'}; no output was written", err=True)
+    return click.exceptions.Exit(EXIT_INTERRUPTED if interrupted else 128 + signum)
 
 
 class InitgenGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        _received.clear()
+        previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             return super().invoke(ctx)
+        except (KeyboardInterrupt, _Terminated):
+            raise _stopped(_received[0] if _received else signal.SIGINT) from None
         except InitgenError as e:
+            if _received:
+                raise _stopped(_received[0]) from None
             click.echo(f"error: {e}", err=True)
             raise click.exceptions.Exit(e.exit_code) from None
-        except KeyboardInterrupt:
-            click.echo("interrupted; no output was written", err=True)
-            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
-        except _Terminated:
-            click.echo("terminated; no output was written", err=True)
-            raise click.exceptions.Exit(128 + signal.SIGTERM) from None
+        except Exception:
+            if _received:
+                raise _stopped(_received[0]) from None
+            raise
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
 
 
 @click.group(cls=InitgenGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -75,4 +75,6 @@ def os_error(path: Path, e: OSError) -> OutputError:
               errno.EFBIG: "file too large for this file system or its limits",
               errno.EACCES: "permission denied", errno.EROFS: "read-only file system",
               errno.EDQUOT: "disk quota exceeded"}.get(e.errno or 0, e.strerror or str(e))
+    if path.name.endswith(TMP_MARK):  # name the target, not the temporary file that is removed
+        path = path.with_name(path.name[1:].rsplit(".", 2)[0])
     return OutputError(f"{path}: cannot write: {reason}")

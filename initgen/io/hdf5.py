@@ -19,6 +19,7 @@ import numpy as np
 from ..dtypes import DTYPES
 from ..errors import OutputError
 from ..plan import TensorPlan
+from .atomic import os_error
 
 
 def dataset_path(name: str) -> str:
@@ -66,7 +67,7 @@ class HDF5Writer:
         ds = self.ds[t.name]
         values = values.view(ds.dtype) if values.dtype != ds.dtype else values
         if not t.shape:
-            ds[()] = values[0]
+            self._store(ds, (), values[0])
             return
         row = math.prod(t.shape[1:])
         buf = self.pending[t.name]
@@ -80,9 +81,20 @@ class HDF5Writer:
         flat = np.concatenate(buf) if len(buf) > 1 else buf[0]
         take = whole - first_missing
         r0, r1 = first_missing // row, whole // row
-        ds[r0:r1] = flat[:take].reshape((r1 - r0, *t.shape[1:]))
+        self._store(ds, slice(r0, r1), flat[:take].reshape((r1 - r0, *t.shape[1:])))
         rest = flat[take:]
         self.pending[t.name] = [rest] if rest.size else []
 
+    def _store(self, ds: object, where: object, values: np.ndarray) -> None:
+        try:
+            ds[where] = values  # type: ignore[index]
+        except OSError as e:  # h5py reports ENOSPC/EFBIG as OSError with the errno
+            self.failed = True
+            raise os_error(self.path, e) from None
+
     def close(self) -> None:
-        self.f.close()
+        try:
+            self.f.close()
+        except (OSError, RuntimeError) as e:  # the final flush failed: disk full
+            if not getattr(self, "failed", False):  # else keep the first error's message
+                raise os_error(self.path, e if isinstance(e, OSError) else OSError(str(e))) from None

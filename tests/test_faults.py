@@ -1,0 +1,287 @@
+"""Faults while writing: every one ends with a clear message, the right exit status,
+no partial or temporary file, and a previous target byte-identical.
+
+Temporary files are ``.<target>.<pid>.initgen-tmp`` beside the target. Tests run
+as root in CI, where permission bits do not stop writes, so read-only and
+disk-full conditions are made by failing the system calls in-process
+(``os.open``/``os.pwrite``/``os.replace`` raising EROFS, EACCES, ENOSPC) and, for
+real, in a subprocess with ``RLIMIT_FSIZE`` (the kernel then refuses to grow the
+file with EFBIG, as a full quota would) or as an unprivileged user.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from initgen.cli import main
+
+SPEC = """\
+initgen: 1
+name: faults
+layers:
+  - {name: fc1, type: dense, in: 64, out: 32, activation: relu}
+  - {name: fc2, type: dense, in: 32, out: 10, activation: softmax}
+"""
+# Enough work that a signal lands while the temporary file exists: a 1024x1024
+# orthogonal tensor (made whole) and 64 MB of normal values.
+SLOW_SPEC = """\
+initgen: 1
+name: slow
+layers:
+  - {name: rot, type: tensor, shape: [1024, 1024], init: orthogonal}
+  - {name: big, type: tensor, shape: [4096, 4096], init: {scheme: normal, std: 0.02}}
+"""
+OLD = b"previous contents, which must survive any failure\n"
+KINDS = ["safetensors", "h5"]
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    p = tmp_path / "spec.yaml"
+    p.write_text(SPEC)
+    return p
+
+
+def leftovers(directory: Path) -> list[str]:
+    """Temporary or partial files initgen may have left in ``directory``."""
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".initgen-tmp"))
+
+
+def make(args: list[str]) -> tuple[int, str]:
+    r = CliRunner().invoke(main, ["make", *args])
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    assert "Traceback" not in r.output, r.output
+    return r.exit_code, r.output
+
+
+def with_old_target(directory: Path, kind: str) -> Path:
+    out = directory / f"w.{kind}"
+    out.write_bytes(OLD)
+    return out
+
+
+# --- refused before any work ---------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_missing_directory(spec: Path, tmp_path: Path, kind: str) -> None:
+    out = tmp_path / "no" / "such" / f"w.{kind}"
+    code, msg = make([str(spec), "-o", str(out)])
+    assert code == 2 and f"error: {out}: the directory {out.parent} does not exist" in msg
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_target_is_a_directory(spec: Path, tmp_path: Path, kind: str) -> None:
+    out = tmp_path / f"w.{kind}"
+    out.mkdir()
+    code, msg = make([str(spec), "-o", str(out), "--force"])
+    assert code == 2 and f"error: {out}: is a directory" in msg
+    assert out.is_dir() and not any(out.iterdir()) and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_existing_target_is_kept_without_force(spec: Path, tmp_path: Path, kind: str) -> None:
+    out = with_old_target(tmp_path, kind)
+    code, msg = make([str(spec), "-o", str(out)])
+    assert code == 2 and f"error: {out}: already exists; use --force to replace it" in msg
+    assert out.read_bytes() == OLD and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_force_replaces_atomically(spec: Path, tmp_path: Path, kind: str,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --force the old file stays whole until one rename puts the new one in place."""
+    out = with_old_target(tmp_path, kind)
+    renames = []
+    real_replace = os.replace
+
+    def replace(src: object, dst: object) -> None:
+        renames.append((Path(src).name, Path(dst), out.read_bytes() == OLD, Path(src).stat().st_size))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    code, msg = make([str(spec), "-o", str(out), "--force", "-q"])
+    assert code == 0, msg
+    assert len(renames) == 1
+    tmp_name, dst, old_intact, size = renames[0]
+    assert tmp_name.startswith(f".w.{kind}.") and tmp_name.endswith(".initgen-tmp")
+    assert dst == out and old_intact and size == out.stat().st_size
+    assert out.read_bytes() != OLD and leftovers(tmp_path) == []
+    monkeypatch.undo()
+    assert CliRunner().invoke(main, ["verify", str(out), "-q"]).exit_code == 0
+
+
+def test_not_enough_free_space_is_refused_before_writing(spec: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 4096, 4096))
+    for kind in KINDS:
+        out = with_old_target(tmp_path, kind)
+        code, msg = make([str(spec), "-o", str(out), "--force"])
+        assert code == 1, msg
+        assert f"error: {out}: needs 1.06 MB but only 4.1 KB is free on {tmp_path}; " \
+               "free some space or write elsewhere" in msg
+        assert out.read_bytes() == OLD and leftovers(tmp_path) == []
+
+
+# --- failing system calls, in-process --------------------------------------------
+
+
+def _fail_for_tmp(monkeypatch: pytest.MonkeyPatch, name: str, err: int, after: int = 0) -> None:
+    """Make ``os.<name>`` raise ``err`` on initgen's temporary files (after ``after`` calls)."""
+    real = getattr(os, name)
+    calls = {"n": 0}
+
+    def fake(*args: object, **kwargs: object) -> object:
+        target = args[0]
+        touches_tmp = isinstance(target, int) or str(target).endswith(".initgen-tmp")
+        if touches_tmp:
+            calls["n"] += 1
+            if calls["n"] > after:
+                raise OSError(err, os.strerror(err))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(os, name, fake)
+
+
+@pytest.mark.parametrize("err, reason", [
+    (errno.EROFS, "read-only file system"),
+    (errno.EACCES, "permission denied"),
+])
+def test_unwritable_directory(spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                              err: int, reason: str) -> None:
+    out = with_old_target(tmp_path, "safetensors")
+    _fail_for_tmp(monkeypatch, "open", err)
+    code, msg = make([str(spec), "-o", str(out), "--force"])
+    assert code == 1 and f"cannot write: {reason}" in msg, msg
+    assert msg.startswith("error: ") and msg.count("\n") == 1
+    assert out.read_bytes() == OLD and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("err, reason", [
+    (errno.ENOSPC, "no space left on the device"),
+    (errno.EDQUOT, "disk quota exceeded"),
+    (errno.EIO, os.strerror(errno.EIO)),
+])
+def test_write_fails_halfway(spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             err: int, reason: str) -> None:
+    out = with_old_target(tmp_path, "safetensors")
+    _fail_for_tmp(monkeypatch, "pwrite", err, after=1)  # the header goes through, data fails
+    code, msg = make([str(spec), "-o", str(out), "--force"])
+    assert code == 1 and f"cannot write: {reason}" in msg, msg
+    assert out.read_bytes() == OLD and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rename_fails(spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    out = with_old_target(tmp_path, kind)
+    _fail_for_tmp(monkeypatch, "replace", errno.EACCES)
+    code, msg = make([str(spec), "-o", str(out), "--force"])
+    assert code == 1 and f"error: {out}: cannot rename the finished file into place: " \
+                         "Permission denied" in msg, msg
+    assert out.read_bytes() == OLD and leftovers(tmp_path) == []
+
+
+# --- real faults, in a subprocess ---------------------------------------------------
+
+
+def _run(args: list[str], preexec: object = None, **kw: object) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "initgen", *args], capture_output=True,
+                          text=True, preexec_fn=preexec, timeout=120, **kw)  # type: ignore[arg-type]
+
+
+def _fsize_limit(limit: int) -> object:
+    def preexec() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so a write past the limit fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return preexec
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_disk_full(tmp_path: Path, kind: str) -> None:
+    """The kernel refuses to grow the file past 1 MB; the model needs 20 MB."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("initgen: 1\nlayers: [{name: w, type: tensor, shape: [2500, 2000]}]\n")
+    out = with_old_target(tmp_path, kind)
+    p = _run(["make", str(spec), "-o", str(out), "--force"], preexec=_fsize_limit(1 << 20))
+    assert p.returncode == 1, p.stderr
+    assert p.stderr.startswith("error: ") and "Traceback" not in p.stderr, p.stderr
+    assert p.stderr == f"error: {out}: cannot write: file too large for this file system or its limits\n"
+    assert out.read_bytes() == OLD and leftovers(tmp_path) == []
+
+
+def _drop_privileges() -> None:
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="permission model of Linux")
+@pytest.mark.parametrize("kind", KINDS)
+def test_read_only_directory_for_real(tmp_path_factory: pytest.TempPathFactory, kind: str) -> None:
+    """A directory the user cannot write (as root: run the command as 'nobody')."""
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="initgen-ro-"))
+    try:
+        spec = d / "spec.yaml"
+        spec.write_text(SPEC)
+        out = with_old_target(d, kind)
+        os.chmod(spec, 0o644)
+        os.chmod(out, 0o644)
+        os.chmod(d, 0o555)
+        preexec = _drop_privileges if os.geteuid() == 0 else None
+        try:
+            p = _run(["make", str(spec), "-o", str(out), "--force"], preexec=preexec)
+        except PermissionError as e:  # the interpreter itself is not readable by 'nobody'
+            pytest.skip(f"cannot run as an unprivileged user here: {e}")
+        if p.returncode == 0 or "cannot import" in p.stderr or "No module named" in p.stderr:
+            pytest.skip(f"cannot run as an unprivileged user here: {p.stderr[-200:]}")
+        assert p.returncode == 1, p.stderr
+        assert p.stderr.startswith("error: ") and "Traceback" not in p.stderr, p.stderr
+        assert "permission denied" in p.stderr.lower(), p.stderr
+        assert out.read_bytes() == OLD and leftovers(d) == []
+    finally:
+        os.chmod(d, 0o755)
+        for f in d.iterdir():
+            f.unlink()
+        d.rmdir()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code, word", [
+    (signal.SIGINT, 130, "interrupted"),
+    (signal.SIGTERM, 128 + signal.SIGTERM, "terminated"),
+])
+@pytest.mark.parametrize("kind", KINDS)
+def test_signal_mid_write(tmp_path: Path, kind: str, sig: int, code: int, word: str) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SLOW_SPEC)
+    out = with_old_target(tmp_path, kind)
+    proc = subprocess.Popen([sys.executable, "-m", "initgen", "make", str(spec), "-o", str(out),
+                             "--force", "-q", "--threads", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not leftovers(tmp_path):
+        assert proc.poll() is None, f"finished before the temporary file was seen: {proc.stderr.read()}"
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert err == f"{word}; no output was written\n", err
+    assert out.read_bytes() == OLD and leftovers(tmp_path) == []
