@@ -1,5 +1,5 @@
 """The real models each shipped spec describes, built with the framework that defines
-them (torch, torchvision, Transformers, timm), for scripts/record_reference.py and
+them (torch, torchvision, Transformers, timm, Keras 3 on torch), for scripts/record_reference.py and
 scripts/interop.py. Needs a venv with those packages (`make interop` makes one).
 
 Every builder takes ``small``: False for the spec's full size (used on torch's meta
@@ -9,8 +9,11 @@ are in SMALL_SETS, so a reduced file can be loaded and run.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3 on the torch already installed
 
 import torch
 from torch import nn
@@ -24,7 +27,9 @@ SMALL_SETS: dict[str, list[str]] = {
     "gpt2": ["n_layer=2", "dim=64", "heads=4", "vocab=128", "n_ctx=32"],
     "llama": ["n_layer=2", "dim=64", "heads=4", "kv_heads=2", "vocab=128", "ffn=96"],
     "vit-b16": ["depth=2", "dim=64", "heads=4", "img=32", "classes=10"],
+    "lstm-imdb-keras": ["vocab=200", "dim=32", "units=32"],
 }
+KERAS = {"lstm-imdb-keras"}  # specs whose model is a Keras model (the others: torch modules)
 
 
 class MLP(nn.Module):
@@ -98,7 +103,19 @@ def _vit(small: bool) -> tuple[nn.Module, str]:
             f"timm.create_model('vit_base_patch16_224', pretrained=False, **{kw})")
 
 
-BUILDERS: dict[str, Callable[[bool], tuple[nn.Module, str]]] = {
+def _imdb_keras(small: bool) -> tuple[Any, str]:
+    import keras
+
+    vocab, dim, units = (200, 32, 32) if small else (20000, 128, 128)
+    model = keras.Sequential([keras.Input((None,), dtype="int32"),
+                              keras.layers.Embedding(vocab, dim, name="embedding"),
+                              keras.layers.LSTM(units, name="lstm"),
+                              keras.layers.Dense(1, activation="sigmoid", name="dense")])
+    return model, (f"keras {keras.__version__} Sequential([Embedding({vocab}, {dim}), "
+                   f"LSTM({units}), Dense(1, 'sigmoid')]); names <layer>.<weight>")
+
+
+BUILDERS: dict[str, Callable[[bool], tuple[Any, str]]] = {
     "mlp-mnist": lambda small: (MLP(), "scripts/models.py MLP(): nn.Linear fc1, fc2, fc3"),
     "lenet5": lambda small: (LeNet5(), "scripts/models.py LeNet5(): nn.Conv2d conv1, conv2; nn.Linear fc1-fc3"),
     "lstm-lm": lambda small: ((LSTMLM(50, 16) if small else LSTMLM()),
@@ -108,6 +125,7 @@ BUILDERS: dict[str, Callable[[bool], tuple[nn.Module, str]]] = {
     "gpt2": _gpt2,
     "llama": _llama,
     "vit-b16": _vit,
+    "lstm-imdb-keras": _imdb_keras,
 }
 
 # An input for a forward pass of the small model.
@@ -119,12 +137,58 @@ INPUTS: dict[str, Callable[[], torch.Tensor]] = {
     "gpt2": lambda: torch.randint(0, 128, (2, 8)),
     "llama": lambda: torch.randint(0, 128, (2, 8)),
     "vit-b16": lambda: torch.randn(2, 3, 32, 32),
+    "lstm-imdb-keras": lambda: torch.randint(0, 200, (2, 7)),
 }
 
 
-def state_entries(model: nn.Module) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def is_keras(model: Any) -> bool:
+    # Keras 3 models on the torch backend are torch modules too: ask Keras first
+    return type(model).__module__.startswith("keras")
+
+
+def keras_weights(model: Any) -> dict[str, Any]:
+    """A Keras model's weights by ``<layer name>.<weight name>``, in layer order."""
+    return {f"{layer.name}.{w.name}": w for layer in model.layers for w in layer.weights}
+
+
+def framework_state(model: Any) -> dict[str, torch.Tensor]:
+    """The model's own (freshly initialised) tensors by name."""
+    if not is_keras(model):
+        return model.state_dict()
+    return {k: torch.as_tensor(w.numpy()) for k, w in keras_weights(model).items()}
+
+
+def load(model: Any, state: dict[str, Any]) -> None:
+    """torch: load_state_dict(strict=True), tied aliases filled from their tensor;
+    Keras: set_weights on every layer, each weight taken by name (all must be there)."""
+    if not is_keras(model):
+        _, tied = state_entries(model)
+        state = {**state, **{alias: state[target] for alias, target in tied.items()}}
+        model.load_state_dict(state, strict=True)
+        model.eval()
+        return
+    names = keras_weights(model)
+    extra = set(state) - set(names)
+    if extra:
+        raise KeyError(f"tensors the model does not have: {sorted(extra)}")
+    for layer in model.layers:
+        layer.set_weights([state[f"{layer.name}.{w.name}"].numpy() for w in layer.weights])
+
+
+def run(model: Any, x: torch.Tensor) -> torch.Tensor:
+    if not is_keras(model):
+        with torch.no_grad():
+            y = model(x)
+        return getattr(y, "logits", y)
+    return torch.as_tensor(model.predict(x.numpy(), verbose=0))
+
+
+def state_entries(model: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The state dict's tensors (name, shape, dtype) and its tied aliases (name → the
     name it shares storage with), which are one tensor and so one entry in a file."""
+    if is_keras(model):
+        return [{"name": k, "shape": list(w.shape), "dtype": str(w.dtype)}
+                for k, w in keras_weights(model).items()], {}
     seen: dict[int, str] = {}
     tensors, tied = [], {}
     for name, value in model.state_dict(keep_vars=True).items():

@@ -11,6 +11,7 @@ The test suite checks each spec's plan against these lists without needing torch
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ def versions() -> dict[str, str]:
     import importlib
 
     out = {}
-    for mod in ("torch", "torchvision", "transformers", "timm"):
+    for mod in ("torch", "torchvision", "transformers", "timm", "keras"):
         try:
             out[mod] = importlib.import_module(mod).__version__
         except ImportError:
@@ -34,14 +35,15 @@ def versions() -> dict[str, str]:
 def main() -> None:
     import torch
 
-    from models import BUILDERS, SMALL_SETS
+    from models import BUILDERS, KERAS, SMALL_SETS
 
     out_dir = ROOT / "tests" / "data" / "reference"
     out_dir.mkdir(parents=True, exist_ok=True)
     from models import state_entries
 
     for spec, build in BUILDERS.items():
-        with torch.device("meta"):
+        # torch models on the meta device (shapes only); Keras builds its own variables
+        with contextlib.nullcontext() if spec in KERAS else torch.device("meta"):
             model, source = build(False)
         tensors, tied = state_entries(model)
         record = {"spec": f"specs/{spec}.yaml", "model": source, "versions": versions(),
