@@ -24,13 +24,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# make interop: a separate venv with torch, torchvision, Transformers and timm (not needed
+# make interop: a separate venv with torch, torchvision, Transformers, timm and Keras (not needed
 # by `make test`); records tests/data/reference/*.json from the real frameworks, then
 # loads every shipped spec's file into its framework model and runs a forward pass.
 INTEROP := .venv-interop
 $(INTEROP)/.installed: pyproject.toml
 	test -x $(INTEROP)/bin/python || $(PYTHON) -m venv $(INTEROP)
-	$(INTEROP)/bin/python -m pip install -q torch torchvision transformers timm safetensors
+	$(INTEROP)/bin/python -m pip install -q torch torchvision transformers timm keras safetensors
 	$(INTEROP)/bin/python -m pip install -q -e .
 	touch $@
 
