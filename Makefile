@@ -21,6 +21,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2
 
+# make fuzz: the spec and file fuzzers with many examples (make test runs them bounded).
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP)
+	INITGEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -n 2 tests/test_fuzz_spec.py tests/test_fuzz_files.py
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
