@@ -15,7 +15,7 @@ from typing import Any
 
 from ..fans import (FAN_CONVENTIONS, Fans, compute_fans, conv_fans, conv_transpose_fans,
                     conv_transpose_shape, embedding_fans)
-from ..schemes import Dist
+from ..dists import Dist
 
 # Kinds of a layer key's value; checked by spec.model before a row's function runs.
 DIM, DIMS, BOOL, NUMBER, INTS, CHOICE = "dim", "dims", "bool", "number", "ints", "choice"
@@ -33,8 +33,9 @@ class LayerValueError(ValueError):
 class TensorDecl:
     """One tensor a layer makes, before its scheme is chosen.
 
-    ``role`` picks the default scheme: ``weight`` (activation rule or the type's
-    default), ``bias`` (zeros), ``norm`` (ones), or ``fixed`` (``default`` only).
+    ``role`` picks the default scheme: ``weight`` (a plain ``init``, the activation
+    rule or the type's default), ``bias`` (zeros), ``norm`` (ones), ``recurrent`` or
+    ``fixed`` (``default``); a per-tensor ``init`` may name a role.
     ``fans`` defaults to the layout's fans of ``shape``. ``dtype`` pins the tensor's
     dtype whatever the layer's (an integer counter); ``blocks`` > 1 splits a
     whole-tensor scheme into that many equal gate blocks along the output axis;

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..fans import Fans
-from ..schemes import Dist
+from ..dists import Dist
 from .layers import BOOL, DIM, LayerType, LayerValueError, TensorDecl, bias_decls, weight_key
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
