@@ -112,17 +112,24 @@ def work_list(tensors: list[TensorPlan]) -> list[tuple[TensorPlan, int, int, int
 
 
 def generate(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int | None = None,
-             progress: Progress | None = None, *, ordered: bool = False) -> None:
+             progress: Progress | None = None, *, ordered: bool = False,
+             processes: bool = False) -> None:
     """Make every tensor and pass each chunk to ``sink(tensor, start, values)``.
 
     ``ordered=False``: ``sink`` is called from worker threads, in any order, with
     views of reused buffers (it must copy or write them before returning).
+    ``processes=True`` (with ``ordered=False``): the workers are forked processes
+    (``procs.py``), for sinks whose only effect is on a file descriptor.
     ``ordered=True``: ``sink`` is called from this thread, for each tensor in
     element order.
     """
+    from . import procs
+
     threads = threads or default_threads()
     if ordered:
         _generate_ordered(tensors, seed, sink, threads, progress)
+    elif processes and threads > 1 and procs.available():
+        procs.run(work_list(tensors), seed, sink, threads, progress)
     else:
         _generate_unordered(tensors, seed, sink, threads, progress)
 

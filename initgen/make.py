@@ -63,7 +63,8 @@ def _run(writer: SafetensorsWriter | HDF5Writer, tensors: list[TensorPlan], seed
     from .engine import generate
 
     try:
-        generate(tensors, seed, writer.write, threads, progress, ordered=writer.ordered)
+        generate(tensors, seed, writer.write, threads, progress, ordered=writer.ordered,
+                 processes=getattr(writer, "forkable", False))
     finally:
         writer.close()
 

@@ -36,8 +36,10 @@ def leftovers(d: Path) -> list[str]:
     return sorted(p.name for p in d.rglob("*") if TMP_MARK in p.name)
 
 
-def _start_and_signal(spec: Path, args: list[str], watch: Path, sig: int) -> subprocess.CompletedProcess:
-    p = subprocess.Popen([sys.executable, "-m", "initgen", "make", str(spec), *args, "--threads", "1"],
+def _start_and_signal(spec: Path, args: list[str], watch: Path, sig: int,
+                      threads: int = 1) -> subprocess.CompletedProcess:
+    p = subprocess.Popen([sys.executable, "-m", "initgen", "make", str(spec), *args,
+                          "--threads", str(threads)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while not leftovers(watch) and p.poll() is None and time.monotonic() < deadline:
@@ -49,12 +51,13 @@ def _start_and_signal(spec: Path, args: list[str], watch: Path, sig: int) -> sub
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
+@pytest.mark.parametrize("threads", [1, 2])  # in-process, and forked workers
 @pytest.mark.parametrize("sig, status, word", [(signal.SIGINT, 130, "interrupted"),
                                                (signal.SIGTERM, 128 + signal.SIGTERM, "terminated")])
-def test_a_signal_mid_write_leaves_nothing(write_spec, tmp_path, sig, status, word):
+def test_a_signal_mid_write_leaves_nothing(write_spec, tmp_path, sig, status, word, threads):
     spec = write_spec(BIG)
     target = tmp_path / "w.safetensors"
-    r = _start_and_signal(spec, ["-o", str(target)], tmp_path, sig)
+    r = _start_and_signal(spec, ["-o", str(target)], tmp_path, sig, threads)
     assert r.returncode == status, r.stderr
     assert r.stderr.strip() == f"{word}; no output was written"
     assert not target.exists()

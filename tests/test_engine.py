@@ -103,3 +103,46 @@ def test_memory_stays_bounded_by_the_chunks_in_flight():
     finally:
         tracemalloc.stop()
     assert peak < 40 * 2**20, peak
+
+
+def test_forked_workers_write_every_byte_and_report_progress(tmp_path):
+    import os
+
+    from initgen.io.safetensors import SafetensorsWriter
+
+    path = tmp_path / "w.safetensors"
+    writer = SafetensorsWriter(path, TENSORS, {})
+    done = []
+    try:
+        generate(TENSORS, 5, writer.write, threads=3, progress=done.append, processes=True)
+    finally:
+        writer.close()
+    assert sum(done) == sum(t.nbytes for t in TENSORS)
+    data = path.read_bytes()
+    for t in TENSORS:
+        off = writer.offsets[t.name]
+        assert data[off : off + t.nbytes] == make_tensor(t, 5).tobytes()
+    assert os.path.getsize(path) == writer.size
+
+
+def test_a_worker_that_dies_is_an_output_error():
+    import os
+    import signal
+
+    from initgen.errors import OutputError
+
+    def sink(t, start, values):
+        os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+
+    with pytest.raises(OutputError, match="killed by SIGKILL"):
+        generate(TENSORS, 0, sink, threads=2, processes=True)
+
+
+def test_an_error_in_a_worker_process_is_raised_in_the_caller():
+    from initgen.errors import OutputError
+
+    def sink(t, start, values):
+        raise OutputError("w.safetensors: cannot write: no space left on the device")
+
+    with pytest.raises(OutputError, match="no space left"):
+        generate(TENSORS, 0, sink, threads=2, processes=True)

@@ -51,6 +51,7 @@ class SafetensorsWriter:
     """Writes one safetensors file; ``write`` may be called from any thread, in any order."""
 
     ordered = False  # chunks land at their own offsets: the engine need not serialise them
+    forkable = True  # write() only touches the descriptor, so forked workers may call it
 
     def __init__(self, path: Path, tensors: list[TensorPlan], metadata: Mapping[str, str]) -> None:
         self.path = path
