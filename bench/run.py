@@ -10,7 +10,8 @@ in its own process and with the runs alternated so that drift hits all alike:
   number of values in memory, on the same threads, no I/O;
 * (c) the naive script: NumPy normal per tensor into a dict + safetensors' save_file;
 
-then prints medians, peak RSS (ru_maxrss of each process), per-core sampler rates,
+then prints medians, peak RSS (ru_maxrss of each run, its worker processes added),
+per-core sampler rates,
 and the ratios against their targets. Dirty pages are flushed (``sync``) before each
 run, so one run's writeback does not slow the next. ``--quick`` uses a 2-layer
 model (0.9 GB) and fewer repetitions.
@@ -46,8 +47,12 @@ def _plan(spec: str, sets: list[str]):  # noqa: ANN202
     return build_plan(load_spec(spec, parse_overrides(sets)))
 
 
-def child(kind: str, spec: str, sets: list[str], threads: int, out: str) -> float:
-    """Do one measured thing; return its seconds (imports and planning excluded)."""
+def child(kind: str, spec: str, sets: list[str], threads: int, out: str) -> tuple[float, int]:
+    """Do one measured thing; return its seconds (imports and planning excluded) and
+    the peak RSS in bytes of this process plus its worker processes (each counted at
+    the largest worker's peak: an upper bound, shared pages counted in each)."""
+    import resource
+
     import numpy as np
 
     plan = _plan(spec, sets)
@@ -86,7 +91,10 @@ def child(kind: str, spec: str, sets: list[str], threads: int, out: str) -> floa
         save_file(tensors, out, metadata={"format": "pt"})
     else:
         raise SystemExit(f"unknown child {kind}")
-    return time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    return elapsed, own + (threads * workers if workers else 0)
 
 
 def run_child(kind: str, spec: Path, sets: list[str], threads: int) -> tuple[float, float]:
@@ -102,7 +110,8 @@ def run_child(kind: str, spec: Path, sets: list[str], threads: int) -> tuple[flo
     if p.returncode:
         raise SystemExit(f"{kind} failed ({p.returncode})")
     out.unlink(missing_ok=True)
-    return float(text.strip().splitlines()[-1]), usage.ru_maxrss * 1024.0
+    seconds, rss = text.strip().splitlines()[-1].split()
+    return float(seconds), max(float(rss), usage.ru_maxrss * 1024.0)
 
 
 # --- sampler rates ---------------------------------------------------------------------
@@ -225,6 +234,6 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         kind, spec, threads, out, *sets = sys.argv[2:]
-        print(child(kind, spec, sets, int(threads), out))
+        print(*child(kind, spec, sets, int(threads), out))
     else:
         main()

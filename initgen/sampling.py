@@ -29,11 +29,11 @@ for float64 outputs):
 from __future__ import annotations
 
 import hashlib
-import math
-import threading
 from collections.abc import Callable, Mapping
 
 import numpy as np
+
+from .exactmath import Consts, Scratch, consts, log_into, scratch, sin_quarter_into
 
 STREAM_VERSION = "initgen-stream-1"
 CHUNK = 1 << 20  # values per chunk: one independent stream each
@@ -65,108 +65,6 @@ def chunk_stream(seed: int, name: str, chunk: int, salt: int = 0) -> np.random.P
     return np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key))
 
 
-# --- exactly rounded elementary functions ------------------------------------------
-
-
-class _Consts:
-    def __init__(self, dt: type[np.floating]) -> None:
-        self.dt = dt
-        self.is64 = dt is np.float64
-        if self.is64:
-            self.itype: type[np.signedinteger] = np.int64
-            self.log_off, self.log_mid, self.mant_mask, self.bias, self.mbits = (
-                0x3FF0000000000000 - 0x3FE6A09E667F3BCD, 0x3FE6A09E667F3BCD, (1 << 52) - 1, 0x3FF, 52)
-            log_terms, sin_terms = 12, 12
-        else:
-            self.itype = np.int32
-            self.log_off, self.log_mid, self.mant_mask, self.bias, self.mbits = (
-                0x3F800000 - 0x3F3504F3, 0x3F3504F3, (1 << 23) - 1, 0x7F, 23)
-            log_terms, sin_terms = 5, 7
-        # ln(m) = 2·atanh(s) = s·(2 + 2s²/3 + 2s⁴/5 + ...), s = (m-1)/(m+1)
-        self.log_c = [dt(2.0 / (2 * k + 1)) for k in range(log_terms)]
-        # sin(t) = t·(1 - t²/3! + t⁴/5! - ...)
-        self.sin_c = [dt((-1) ** k / math.factorial(2 * k + 1)) for k in range(sin_terms)]
-        self.ln2 = dt(math.log(2.0))
-        self.half_pi = dt(math.pi / 2)
-
-
-_F32, _F64 = _Consts(np.float32), _Consts(np.float64)
-
-
-def _consts(dt: np.dtype) -> _Consts:
-    return _F64 if dt == np.float64 else _F32
-
-
-class _Scratch:
-    """Per-thread block buffers, reused for every block (no allocation per block)."""
-
-    def __init__(self) -> None:
-        self.bufs: dict[tuple[str, str], np.ndarray] = {}
-
-    def get(self, key: str, n: int, dt: type | np.dtype) -> np.ndarray:
-        dt = np.dtype(dt)
-        buf = self.bufs.get((key, dt.str))
-        if buf is None or buf.size < n:
-            buf = self.bufs[(key, dt.str)] = np.empty(max(n, BLOCK), dtype=dt)
-        return buf[:n]
-
-
-_local = threading.local()
-
-
-def _scratch() -> _Scratch:
-    s = getattr(_local, "scratch", None)
-    if s is None:
-        s = _local.scratch = _Scratch()
-    return s
-
-
-def _horner(x: np.ndarray, coeffs: list, p: np.ndarray) -> np.ndarray:
-    """Σ coeffs[k]·x^k into ``p`` by Horner's rule (first step c[-1]·x + c[-2])."""
-    np.multiply(x, coeffs[-1], out=p)
-    p += coeffs[-2]
-    for c in reversed(coeffs[:-2]):
-        p *= x
-        p += c
-    return p
-
-
-def _log_into(u: np.ndarray, c: _Consts, S: _Scratch) -> np.ndarray:
-    """ln(u) for positive normal ``u`` from exact operations; ``u`` is overwritten.
-
-    m·2^e with m in [√½, √2): ln u = e·ln2 + 2·atanh(s), s = (m−1)/(m+1).
-    """
-    n = u.size
-    ix = u.view(c.itype)
-    ix += c.itype(c.log_off)
-    e = S.get("log_e", n, c.itype)
-    np.right_shift(ix, c.mbits, out=e)
-    e -= c.itype(c.bias)
-    ix &= c.itype(c.mant_mask)
-    ix += c.itype(c.log_mid)
-    f = ix.view(c.dt)
-    f -= c.dt(1)  # m − 1
-    s2 = S.get("log_s2", n, c.dt)
-    np.add(f, c.dt(2), out=s2)
-    np.divide(f, s2, out=f)  # s
-    np.multiply(f, f, out=s2)
-    p = _horner(s2, c.log_c, S.get("log_p", n, c.dt))
-    p *= f
-    np.multiply(e, c.ln2, out=s2, dtype=c.dt, casting="unsafe")  # e exact in dt
-    p += s2
-    return p
-
-
-def _sin_quarter_into(t: np.ndarray, c: _Consts, S: _Scratch) -> np.ndarray:
-    """sin(π/2 · x) for x in [0, 1] given in ``t`` (overwritten)."""
-    t *= c.half_pi
-    t2 = S.get("sin_t2", t.size, c.dt)
-    np.multiply(t, t, out=t2)
-    p = _horner(t2, c.sin_c, S.get("sin_p", t.size, c.dt))
-    p *= t
-    return p
-
-
 # --- raw words → values --------------------------------------------------------------
 
 _U64 = np.uint64
@@ -179,7 +77,7 @@ def _uniform_block(bg: np.random.PCG64, o: np.ndarray, scale: float, lo: float) 
     scaling by a power of two is exact, so both round the same real number.
     """
     n = o.size
-    S = _scratch()
+    S = scratch()
     if o.dtype == np.float64:
         w = bg.random_raw(n)
         w >>= _U64(11)
@@ -202,7 +100,7 @@ def uniform01(bg: np.random.PCG64, n: int, dt: np.dtype) -> np.ndarray:
     return out
 
 
-def _normal_pairs(bg: np.random.PCG64, pairs: int, c: _Consts, S: _Scratch) -> np.ndarray:
+def _normal_pairs(bg: np.random.PCG64, pairs: int, c: Consts, S: Scratch) -> np.ndarray:
     """Box-Muller: a (2, pairs) array of standard normal values, z[0] and z[1] of each pair."""
     if c.is64:
         w = bg.random_raw(2 * pairs).reshape(pairs, 2)
@@ -232,11 +130,11 @@ def _normal_pairs(bg: np.random.PCG64, pairs: int, c: _Consts, S: _Scratch) -> n
         low = v.view(np.uint32)[0::2]  # the low 32 bits of each word
         utype = np.uint32
         top = 31
-    r = _log_into(u1, c, S)
+    r = log_into(u1, c, S)
     r *= c.dt(-2)
     np.sqrt(r, out=r)
     np.subtract(c.dt(1), t[:pairs], out=t[pairs:])  # cos(πx/2) = sin(π(1−x)/2); 1−x is exact
-    z = _sin_quarter_into(t, c, S).reshape(2, pairs)
+    z = sin_quarter_into(t, c, S).reshape(2, pairs)
     z *= r
     zi = z.view(utype)
     sb = S.get("nrm_sb", pairs, utype)
@@ -250,10 +148,10 @@ def _normal_pairs(bg: np.random.PCG64, pairs: int, c: _Consts, S: _Scratch) -> n
 
 def _normal_block(bg: np.random.PCG64, o: np.ndarray, std: float | None, mean: float) -> None:
     """Fill ``o`` with z·std + mean (raw z when ``std`` is None), values in pair order."""
-    c = _consts(o.dtype)
+    c = consts(o.dtype)
     n = o.size
     pairs = (n + 1) // 2
-    S = _scratch()
+    S = scratch()
     z = _normal_pairs(bg, pairs, c, S)
     full = o.reshape(pairs, 2) if n % 2 == 0 else S.get("nrm_odd", 2 * pairs, c.dt).reshape(pairs, 2)
     if std is None:

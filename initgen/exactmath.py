@@ -1,0 +1,116 @@
+"""ln and sin from exactly rounded operations only, over NumPy arrays in place.
+
+NumPy's ``np.log``/``np.sin`` dispatch to SIMD kernels chosen per CPU and give
+different bits on different machines; these use only integer operations, bit
+reinterpretation, ``+ − × ÷`` and constants rounded once, each an IEEE operation
+in the working precision, so they give the same bits everywhere. They are accurate
+to a few units in the last place (docs/file-contract.md §1.3 states them exactly).
+
+Work happens in per-thread scratch buffers reused from block to block.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+
+
+class Consts:
+    def __init__(self, dt: type[np.floating]) -> None:
+        self.dt = dt
+        self.is64 = dt is np.float64
+        if self.is64:
+            self.itype: type[np.signedinteger] = np.int64
+            self.log_off, self.log_mid, self.mant_mask, self.bias, self.mbits = (
+                0x3FF0000000000000 - 0x3FE6A09E667F3BCD, 0x3FE6A09E667F3BCD, (1 << 52) - 1, 0x3FF, 52)
+            log_terms, sin_terms = 12, 12
+        else:
+            self.itype = np.int32
+            self.log_off, self.log_mid, self.mant_mask, self.bias, self.mbits = (
+                0x3F800000 - 0x3F3504F3, 0x3F3504F3, (1 << 23) - 1, 0x7F, 23)
+            log_terms, sin_terms = 5, 7
+        # ln(m) = 2·atanh(s) = s·(2 + 2s²/3 + 2s⁴/5 + ...), s = (m-1)/(m+1)
+        self.log_c = [dt(2.0 / (2 * k + 1)) for k in range(log_terms)]
+        # sin(t) = t·(1 - t²/3! + t⁴/5! - ...)
+        self.sin_c = [dt((-1) ** k / math.factorial(2 * k + 1)) for k in range(sin_terms)]
+        self.ln2 = dt(math.log(2.0))
+        self.half_pi = dt(math.pi / 2)
+
+
+F32, F64 = Consts(np.float32), Consts(np.float64)
+
+
+def consts(dt: np.dtype) -> Consts:
+    return F64 if dt == np.float64 else F32
+
+
+class Scratch:
+    """Per-thread block buffers, reused for every block (no allocation per block)."""
+
+    def __init__(self) -> None:
+        self.bufs: dict[tuple[str, str], np.ndarray] = {}
+
+    def get(self, key: str, n: int, dt: type | np.dtype) -> np.ndarray:
+        dt = np.dtype(dt)
+        buf = self.bufs.get((key, dt.str))
+        if buf is None or buf.size < n:
+            buf = self.bufs[(key, dt.str)] = np.empty(max(n, 1 << 16), dtype=dt)  # at least a block: few regrowths
+        return buf[:n]
+
+
+_local = threading.local()
+
+
+def scratch() -> Scratch:
+    s = getattr(_local, "scratch", None)
+    if s is None:
+        s = _local.scratch = Scratch()
+    return s
+
+
+def horner(x: np.ndarray, coeffs: list, p: np.ndarray) -> np.ndarray:
+    """Σ coeffs[k]·x^k into ``p`` by Horner's rule (first step c[-1]·x + c[-2])."""
+    np.multiply(x, coeffs[-1], out=p)
+    p += coeffs[-2]
+    for c in reversed(coeffs[:-2]):
+        p *= x
+        p += c
+    return p
+
+
+def log_into(u: np.ndarray, c: Consts, S: Scratch) -> np.ndarray:
+    """ln(u) for positive normal ``u`` from exact operations; ``u`` is overwritten.
+
+    m·2^e with m in [√½, √2): ln u = e·ln2 + 2·atanh(s), s = (m−1)/(m+1).
+    """
+    n = u.size
+    ix = u.view(c.itype)
+    ix += c.itype(c.log_off)
+    e = S.get("log_e", n, c.itype)
+    np.right_shift(ix, c.mbits, out=e)
+    e -= c.itype(c.bias)
+    ix &= c.itype(c.mant_mask)
+    ix += c.itype(c.log_mid)
+    f = ix.view(c.dt)
+    f -= c.dt(1)  # m − 1
+    s2 = S.get("log_s2", n, c.dt)
+    np.add(f, c.dt(2), out=s2)
+    np.divide(f, s2, out=f)  # s
+    np.multiply(f, f, out=s2)
+    p = horner(s2, c.log_c, S.get("log_p", n, c.dt))
+    p *= f
+    np.multiply(e, c.ln2, out=s2, dtype=c.dt, casting="unsafe")  # e exact in dt
+    p += s2
+    return p
+
+
+def sin_quarter_into(t: np.ndarray, c: Consts, S: Scratch) -> np.ndarray:
+    """sin(π/2 · x) for x in [0, 1] given in ``t`` (overwritten)."""
+    t *= c.half_pi
+    t2 = S.get("sin_t2", t.size, c.dt)
+    np.multiply(t, t, out=t2)
+    p = horner(t2, c.sin_c, S.get("sin_p", t.size, c.dt))
+    p *= t
+    return p
