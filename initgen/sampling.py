@@ -1,6 +1,6 @@
 """Deterministic, vectorized samplers: the same bits on every CPU and NumPy version.
 
-The stream contract (``STREAM_VERSION``; see README "File contract"):
+The stream contract (``STREAM_VERSION``; exactly as docs/file-contract.md states it):
 
 * A tensor's values are cut into chunks of ``CHUNK`` values (row-major order).
   Chunk ``i`` of tensor ``name`` draws from ``PCG64(SeedSequence(seed,
