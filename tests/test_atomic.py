@@ -40,7 +40,9 @@ def _start_and_signal(spec: Path, args: list[str], watch: Path, sig: int,
                       threads: int = 1) -> subprocess.CompletedProcess:
     p = subprocess.Popen([sys.executable, "-m", "initgen", "make", str(spec), *args,
                           "--threads", str(threads)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         # a test runner may ignore SIGINT; the child must not inherit that
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 30
     while not leftovers(watch) and p.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
