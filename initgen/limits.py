@@ -176,6 +176,10 @@ def check_free_space(target: Path, nbytes: int) -> None:
 
 def check_output(target: Path, kind: str, names: Iterable[str], nbytes: int) -> None:
     """Everything about an output that can be checked before writing it."""
+    if target.exists() and not target.is_file() and not target.is_dir():
+        # the finished file is renamed over the target: that would replace /dev/null itself
+        raise UsageError(f"{target}: is not a regular file (a device, pipe or socket); initgen "
+                         "renames the finished file over its target, so write to a file instead")
     names = list(names)
     for name in names:
         why = name_problem(name)

@@ -121,6 +121,20 @@ def test_force_replaces_atomically(spec: Path, tmp_path: Path, kind: str,
     assert CliRunner().invoke(main, ["verify", str(out), "-q"]).exit_code == 0
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_special_file_target_is_not_replaced(spec: Path, tmp_path: Path, kind: str) -> None:
+    """-o /dev/null --force must not rename a regular file over the device node."""
+    out = tmp_path / f"pipe.{kind}"
+    os.mkfifo(out)
+    code, msg = make([str(spec), "-o", str(out), "--force"])
+    assert code == 2 and msg == (f"error: {out}: is not a regular file (a device, pipe or socket); "
+                                 "initgen renames the finished file over its target, so write to a "
+                                 "file instead\n"), msg
+    import stat
+
+    assert stat.S_ISFIFO(out.lstat().st_mode) and leftovers(tmp_path) == []
+
+
 def test_not_enough_free_space_is_refused_before_writing(spec: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
