@@ -13,7 +13,8 @@ in its own process and with the runs alternated so that drift hits all alike:
 then prints medians, peak RSS (ru_maxrss of each run, its worker processes added),
 per-core sampler rates,
 and the ratios against their targets. Dirty pages are flushed (``sync``) before each
-run, so one run's writeback does not slow the next. ``--quick`` uses a 2-layer
+run, so one run's writeback does not slow the next, and the order of the runs
+rotates from one repetition to the next. ``--quick`` uses a 2-layer
 model (0.9 GB) and fewer repetitions.
 
     python bench/run.py [--quick] [--reps N] [--no-naive]
@@ -62,11 +63,11 @@ def child(kind: str, spec: str, sets: list[str], threads: int, out: str) -> tupl
 
         write(plan, Path(out), threads=threads)
     elif kind == "zeros":
-        buf = bytes(4 << 20)
+        buf = memoryview(bytes(4 << 20))
         left = plan.nbytes
-        with open(out, "wb") as f:
+        with open(out, "wb", buffering=0) as f:
             while left > 0:
-                left -= f.write(buf[: min(left, len(buf))])
+                left -= f.write(buf[: min(left, len(buf))])  # a view: no copy per write
     elif kind == "floor":
         import threading
 
@@ -194,8 +195,12 @@ def main() -> None:
           f"load average at start {os.getloadavg()[0]:.2f}", flush=True)
     times: dict[str, list[float]] = {k: [] for k in runs}
     rss: dict[str, float] = {k: 0.0 for k in runs}
+    names = list(runs)
     for rep in range(reps):
-        for name, (kind, spec, threads) in runs.items():
+        # rotate the order each repetition: no run always follows the same one (a big
+        # write leaves the disk busy for a while even after sync)
+        for name in names[rep % len(names):] + names[: rep % len(names)]:
+            kind, spec, threads = runs[name]
             t, m = run_child(kind, spec, sets, threads)
             times[name].append(t)
             rss[name] = max(rss[name], m)
