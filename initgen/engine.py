@@ -7,10 +7,11 @@ are one task holding that tensor.
 
 Two ways to hand values to a writer:
 
-* unordered sinks (safetensors: ``os.pwrite`` at an offset, which releases the GIL)
-  are called by the worker that made the chunk, straight from its reusable
-  per-thread buffer: generation on one core overlaps the kernel copying the bytes
-  of another, and memory is a few chunk buffers per thread whatever the model size;
+* unordered sinks (safetensors: ``os.pwrite`` at an offset) are called by the
+  worker that made the chunk, straight from its reusable buffer: generation on one
+  core overlaps the kernel copying the bytes of another, and memory is a few chunk
+  buffers per worker whatever the model size. For safetensors the workers are
+  forked processes (``procs.py``: no GIL between them), else threads;
 * ordered sinks (HDF5) are called from the calling thread in task order, with a
   bounded window of chunks in flight.
 """
