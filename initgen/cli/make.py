@@ -24,7 +24,8 @@ from .options import load_plan, spec_options
               help="Make only shard K of N (with --max-shard-size); byte-identical to that "
                    "shard of a full run, so shards can be made on different machines.")
 @click.option("--force", is_flag=True, help="Replace the output if it exists (atomically).")
-@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all cores).")
+@click.option("--threads", type=click.IntRange(min=1), help="Parallel workers (default: all cores); the output does not "
+              "depend on it.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on stderr.")
 def make(spec: str, sets: tuple[str, ...], seed: int | None, dtype: str | None, output: str,
          fmt: str | None, max_shard_size: str | None, shard: str | None, force: bool,
