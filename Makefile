@@ -26,8 +26,11 @@ FUZZ_EXAMPLES ?= 2000
 fuzz: $(STAMP)
 	INITGEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -n 2 tests/test_fuzz_spec.py tests/test_fuzz_files.py
 
+# make bench: generation vs zero-write, sampling floor and a naive script (bench/run.py),
+# then stats throughput and memory vs plain NumPy reads (bench/bench_stats.py).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/bench_stats.py
 
 # make interop: a separate venv with torch, torchvision, Transformers, timm and Keras (not needed
 # by `make test`); records tests/data/reference/*.json from the real frameworks, then
