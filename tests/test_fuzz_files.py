@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import os
 import struct
 import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -76,8 +79,20 @@ def run_cli(args: list[str]) -> tuple[int, str]:
     return r.exit_code, r.output
 
 
+@contextmanager
+def probe_limit(seconds: float) -> Iterator[None]:
+    """A shorter wait for the HDF5 probe, so a looping file costs the fuzzer 2 s, not 10."""
+    from initgen import limits
+
+    saved, limits.HDF5_PROBE_SECONDS = limits.HDF5_PROBE_SECONDS, seconds
+    try:
+        yield
+    finally:
+        limits.HDF5_PROBE_SECONDS = saved
+
+
 def check_file(raw: bytes, kind: str) -> tuple[int, str, int, str]:
-    with tempfile.TemporaryDirectory() as d:
+    with tempfile.TemporaryDirectory() as d, probe_limit(2):
         path = Path(d) / f"w.{kind}"
         path.write_bytes(raw)
         s_code, s_out = run_cli(["stats", str(path), "--format", "json", "--all"])
@@ -281,3 +296,39 @@ def test_hdf5_claiming_1e18_values_does_not_run_away(tmp_path: Path) -> None:
             pytest.fail(f"initgen {cmd} ran for 30 s on a file that declares 10**18 values")
         assert p.returncode == 1, (cmd, p.returncode, p.stderr[-2000:])
         assert "Traceback" not in p.stderr and p.stderr.startswith("error: "), p.stderr[-2000:]
+
+
+def test_hdf5_file_that_makes_the_library_loop() -> None:
+    """A corrupt heap under a file attribute sends the HDF5 library into an endless loop
+    (found by the fuzzer); the child-process probe turns it into a one-line error."""
+    raw = (Path(__file__).parent / "data" / "hdf5-attribute-loop.h5").read_bytes()
+    s_code, s_out, v_code, v_out = check_file(raw, "h5")
+    for code, out in ((s_code, s_out), (v_code, v_out)):
+        assert code == 1 and "the HDF5 library did not finish reading its structure in 2 s" in out, out
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("crash", "the HDF5 library crashed reading it (signal 11)"),
+    ("loop", "the HDF5 library did not finish reading its structure in 0.5 s"),
+    ("error", None),  # a Python-level error in the child: the reader reports it itself
+])
+def test_hdf5_probe(fault: str, message: str | None, monkeypatch: pytest.MonkeyPatch,
+                    tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from initgen import limits
+    from initgen.errors import FileFormatError
+
+    path = tmp_path / "w.h5"
+    path.write_bytes(FILES["h5"])
+    act = {"crash": lambda p: os.kill(os.getpid(), signal.SIGSEGV), "loop": lambda p: time.sleep(60),
+           "error": lambda p: 1 / 0}[fault]
+    monkeypatch.setattr(limits, "_walk_hdf5", act)
+    start = time.monotonic()
+    if message is None:
+        limits.probe_hdf5(path, 0.5)
+    else:
+        with pytest.raises(FileFormatError, match=re.escape(message)):
+            limits.probe_hdf5(path, 0.5)
+    assert time.monotonic() - start < 5

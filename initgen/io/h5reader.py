@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FileFormatError
+from ..limits import probe_hdf5
 from .readers import TensorInfo, WeightFile, np_dtype
 
 # dtypes HDF5 cannot hold natively: stored as unsigned ints of the same size
@@ -40,6 +41,7 @@ class HDF5File(WeightFile):
         import h5py
 
         self.path = path
+        probe_hdf5(path)  # the HDF5 library can hang or crash on a corrupt file: try it in a child first
         try:
             self.f = h5py.File(path, "r")
         except OSError as e:
