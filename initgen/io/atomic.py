@@ -55,7 +55,7 @@ class Atomic:
         for tmp, _ in self.pairs:
             try:
                 tmp.unlink()
-            except FileNotFoundError:
+            except OSError:  # never made (a read-only directory), or gone: keep the first error
                 pass
 
     def __enter__(self) -> Atomic:

@@ -43,7 +43,7 @@ class HDF5Writer:
         try:
             self.f = h5py.File(path, "w", track_order=False)
         except OSError as e:
-            raise OutputError(f"{path}: cannot create the HDF5 file: {e}") from None
+            raise os_error(path, e) from None  # h5py's OSError carries the errno (EROFS, EACCES...)
         for k, v in metadata.items():
             self.f.attrs[k] = v
         self.ds = {}
