@@ -13,6 +13,10 @@ refusal says which limit was hit and how to raise it:
   than the file needs, instead of failing halfway through.
 - tensor names: never empty, never ``__metadata__`` (safetensors keeps its metadata
   under that key), and for HDF5 a name must map to a unique group path.
+- the output is a file or nothing: never a device or pipe (renaming over ``/dev/null``
+  would replace it).
+- reading HDF5: the file's structure is first read in a child process with a time
+  limit, because the HDF5 library can loop forever or crash on some corrupt files.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ if TYPE_CHECKING:
     from .plan import Plan
     from .spec import Spec
 
-DEFAULT_MAX_BYTES = 10**12  # 1 TB: over any single model file people make today, under a typo
+DEFAULT_MAX_BYTES = 10**12  # 1 TB: 250 B float32 parameters; beyond that a typo is likelier
 MAX_WHOLE_VALUES = 1 << 27  # 134 M values: 1 GiB as float64, held whole by orthogonal & co.
 DISK_MARGIN = 1 << 20  # room for headers and metadata beyond the tensors' bytes
 
