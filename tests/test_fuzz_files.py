@@ -309,6 +309,13 @@ def test_hdf5_file_that_makes_the_library_loop() -> None:
         assert code == 1 and "the HDF5 library did not finish reading its structure in 2 s" in out, out
 
 
+def test_hdf5_attribute_name_that_is_not_utf8() -> None:
+    """A corrupt file attribute name reads back as bytes (found by the fuzzer)."""
+    raw = (Path(__file__).parent / "data" / "hdf5-bytes-attribute-name.h5").read_bytes()
+    s_code, _, v_code, v_out = check_file(raw, "h5")
+    assert (s_code, v_code) == (0, 0), v_out
+
+
 @pytest.mark.parametrize("fault, message", [
     ("crash", "the HDF5 library crashed reading it (signal 11)"),
     ("loop", "the HDF5 library did not finish reading its structure in 0.5 s"),

@@ -48,7 +48,7 @@ class HDF5File(WeightFile):
             raise FileFormatError(f"{path}: not a readable HDF5 file: {_line(e)}") from None
         self.tensors, self.dsets, self.views, self.offsets = [], {}, {}, {}
         try:
-            self.metadata = {k: _text(v) for k, v in self.f.attrs.items()}
+            self.metadata = {_text(k): _text(v) for k, v in self.f.attrs.items()}  # a name may be bytes
             self.f.visititems(self._visit)
         except H5_ERRORS as e:  # h5py reports corrupt structures as any of these
             self.f.close()
@@ -146,4 +146,4 @@ def _line(e: BaseException) -> str:
 
 
 def _text(v: object) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
+    return v.decode(errors="replace") if isinstance(v, bytes) else str(v)
