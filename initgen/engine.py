@@ -97,19 +97,24 @@ def make_tensor(t: TensorPlan, seed: int) -> np.ndarray:
     return out.reshape(t.shape)
 
 
-def work_list(tensors: list[TensorPlan]) -> list[tuple[TensorPlan, int, int, int]]:
-    """Every task as (tensor, chunk, count, first element), whole tensors first.
-
-    Whole-tensor tasks are slow and single-threaded; starting them first lets the
-    other threads fill in with chunks instead of waiting on one at the end.
-    """
+def task_list(tensors: list[TensorPlan]) -> list[tuple[TensorPlan, int, int, int]]:
+    """Every task as (tensor, chunk, count, first element), in file order."""
     work = []
     for t in tensors:
         start = 0
         for chunk, count in tasks(t):
             work.append((t, chunk, count, start))
             start += count
-    return sorted(work, key=lambda w: w[1] >= 0)
+    return work
+
+
+def work_list(tensors: list[TensorPlan]) -> list[tuple[TensorPlan, int, int, int]]:
+    """:func:`task_list`, whole tensors first.
+
+    Whole-tensor tasks are slow and single-threaded; starting them first lets the
+    other threads fill in with chunks instead of waiting on one at the end.
+    """
+    return sorted(task_list(tensors), key=lambda w: w[1] >= 0)
 
 
 def generate(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int | None = None,

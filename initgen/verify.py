@@ -71,19 +71,14 @@ def _plans(wf: WeightFile) -> tuple[int, list]:
 def verify(path: str | Path, *, threads: int | None = None,
            progress: Callable[[int, int], None] | None = None) -> Verified:
     """Regenerate and compare every tensor; raise CheckFailed naming the first that differs."""
-    from .engine import make_chunk, tasks
+    from .engine import make_chunk, task_list
 
     with open_weights(path) as wf:
         seed, plans = _plans(wf)
-        work = []
-        for t in plans:
-            start = 0
-            for chunk, count in tasks(t):
-                work.append((t, chunk, start, count))
-                start += count
+        work = task_list(plans)
 
         def compare(item: tuple) -> str | None:
-            t, chunk, start, count = item
+            t, chunk, count, start = item
             try:
                 try:
                     made = make_chunk(t, seed, chunk, count)
