@@ -21,6 +21,7 @@ refusal says which limit was hit and how to raise it:
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 from collections.abc import Iterable
@@ -85,6 +86,18 @@ def check_plan(plan: Plan, spec: Spec, max_bytes: int = DEFAULT_MAX_BYTES) -> No
         why = name_problem(t.name)
         if why:
             raise error(t.layer, why)
+    for t in plan.tensors:
+        numbers = [t.dist.mean, t.dist.std, *t.dist.params.values()]
+        bad = [v for v in numbers if isinstance(v, float) and not math.isfinite(v)]
+        if bad:  # e.g. he_normal with fan_in 5e-324, or uniform over ±1e308
+            raise error(t.layer, f"tensor '{t.name}': the scheme {t.scheme} gives a distribution that "
+                        f"is not finite (mean {t.dist.mean:g}, std {t.dist.std:g}, fans {t.fan_in:g}/"
+                        f"{t.fan_out:g}); check the init parameters and fans")
+        largest = _largest(t.dtype)
+        if abs(t.dist.mean) + 6 * t.dist.std > largest:  # 6 std: all but ~2e-9 of normal values
+            raise error(t.layer, f"tensor '{t.name}': the scheme {t.scheme} gives mean {t.dist.mean:.3g} "
+                        f"and std {t.dist.std:.3g}, so its values would overflow {t.dtype} (largest "
+                        f"{largest:.3g}); check the init parameters and fans, or use a wider dtype")
     total = plan.nbytes
     if total > max_bytes:
         big = max(plan.tensors, key=lambda t: t.nbytes)
@@ -104,6 +117,22 @@ def _exact(n: int) -> str:
     """``human(n)``, with the exact count when that rounds: '1 MB (999,999 bytes)'."""
     text = human(n)
     return text if parse_size(text.replace(" ", "").replace(",", "")) == n else f"{text} ({n:,} bytes)"
+
+
+def _largest(dtype: str) -> float:
+    """The largest finite value of an output dtype."""
+    import numpy as np
+
+    from .dtypes import DTYPES
+
+    d = DTYPES[dtype].np
+    if d.kind in "iu":
+        return float(np.iinfo(d).max)
+    if DTYPES[dtype].module == "ml_dtypes":
+        import ml_dtypes
+
+        return float(ml_dtypes.finfo(d).max)
+    return float(np.finfo(d).max)
 
 
 def _hint_size(n: int) -> str:

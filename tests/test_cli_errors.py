@@ -88,6 +88,18 @@ ROWS: dict[str, tuple[list[str], dict, int, str]] = {
                            "error: {d}/s.yaml:2: layers[0]: tensor 'rot' [20000, 20000] has 400,000,000 values; "
                            "the scheme orthogonal makes a tensor whole in memory and is limited to 134,217,728 "
                            "values; use an element-wise scheme for it\n"),
+    "distribution not finite": (["plan", "{d}/s.yaml", "--format", "json"],
+                                {"s.yaml": b"initgen: 1\nlayers: [{name: c, type: tensor, shape: [2], init: "
+                                           b"{scheme: uniform, low: -1.0e+308, high: 1.0e+308}}]\n"}, 2,
+                                "error: {d}/s.yaml:2: layers[0]: tensor 'c': the scheme uniform gives a "
+                                "distribution that is not finite (mean 0, std inf, fans 2/2); check the init "
+                                "parameters and fans\n"),
+    "values overflow the dtype": (["make", "{d}/s.yaml", "-o", "{d}/w.safetensors"],
+                                  {"s.yaml": b"initgen: 1\nlayers: [{name: a, type: tensor, shape: [2, 2], "
+                                             b"fan_in: 5.0e-324, init: he_normal}]\n"}, 2,
+                                  "error: {d}/s.yaml:2: layers[0]: tensor 'a': the scheme he_normal gives mean 0 "
+                                  "and std 6.36e+161, so its values would overflow float32 (largest 3.4e+38); "
+                                  "check the init parameters and fans, or use a wider dtype\n"),
     "bad --max-shard-size": (["make", "{d}/s.yaml", "-o", "{d}/out", "--max-shard-size", "big"],
                              {"s.yaml": MLP}, 2,
                              "error: --max-shard-size: cannot read 'big' as a size; use bytes or a number "
