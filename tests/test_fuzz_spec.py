@@ -13,6 +13,7 @@ exit status 0 or 2, one error line, never a traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -270,12 +271,15 @@ def test_cli_validate_never_shows_a_traceback(case: tuple[str, object]) -> None:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / name
         path.write_text(dump(data), encoding="utf-8")
-        r = CliRunner().invoke(main, ["validate", str(path)])
-    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
-    assert r.exit_code in (0, 2), r.output
-    assert "Traceback" not in r.output
-    if r.exit_code == 2:
-        assert r.output.startswith("error: ") and r.output.count("\n") == 1, r.output
+        for args in (["validate", str(path)], ["plan", str(path), "--format", "json"]):
+            r = CliRunner().invoke(main, args)
+            assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+            assert r.exit_code in (0, 2), r.output
+            assert "Traceback" not in r.output
+            if r.exit_code == 2:
+                assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
+            elif args[0] == "plan":
+                json.loads(r.stdout)  # a plan a program can read
 
 
 @pytest.mark.parametrize("raw, message", [
