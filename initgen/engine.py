@@ -26,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from . import interrupt
 from .dtypes import DTYPES
 from .plan import TensorPlan
 from .sampling import CHUNK, CHUNK_SAMPLERS, fill_chunk, work_dtype
@@ -151,6 +152,7 @@ def _generate_unordered(tensors: list[TensorPlan], seed: int, sink: Sink, thread
         buffers = Buffers()
         try:
             while not stop.is_set():
+                interrupt.check()
                 with lock:
                     task = next(work, None)
                 if task is None:
@@ -175,6 +177,7 @@ def _generate_unordered(tensors: list[TensorPlan], seed: int, sink: Sink, thread
             for th in pool:
                 while th.is_alive():
                     th.join(0.2)  # a timed wait lets Ctrl-C and SIGTERM in
+                    interrupt.check()
         finally:
             stop.set()
             _join_all(pool)  # no worker may touch the file once we return
@@ -217,6 +220,7 @@ def _generate_ordered(tensors: list[TensorPlan], seed: int, sink: Sink, threads:
 
 
 def _emit(sink: Sink, progress: Progress | None, t: TensorPlan, start: int, values: np.ndarray) -> None:
+    interrupt.check()
     sink(t, start, values)
     if progress:
         progress(values.nbytes)

@@ -26,6 +26,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from . import interrupt
 from .errors import OutputError
 
 
@@ -117,6 +118,7 @@ def _collect(children: dict[int, int], progress: Callable[[int], None] | None) -
     error: BaseException | None = None
     while bufs:
         ready, _, _ = select.select(list(bufs), [], [], 0.2)  # a timed wait lets signals in
+        interrupt.check()
         for fd in ready:
             data = os.read(fd, 1 << 16)
             if not data:

@@ -112,3 +112,32 @@ def test_quiet_and_non_terminal_stderr_show_no_progress_bar(cli, write_spec, tmp
     assert quiet.output == ""
     loud = cli("make", spec, "-o", tmp_path / "b.safetensors")  # CliRunner: not a terminal
     assert loud.output.startswith("wrote ") and loud.output.count("\n") == 1
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("suffix", [".safetensors", ".h5"])
+def test_a_signal_whose_exception_was_lost_still_stops_the_write(write_spec, tmp_path, monkeypatch,
+                                                                when, suffix):
+    """Python drops exceptions raised inside weakref callbacks and __del__; a signal
+    landing there is only recorded. The write must still stop: between chunks, or at
+    the latest before the finished file is renamed into place."""
+    from initgen import engine, interrupt
+
+    plan = build_plan(load_spec(write_spec(every_family_spec())))
+    out = tmp_path / f"w{suffix}"
+    real = engine.generate
+
+    def generate(*args, **kwargs):
+        if when == "before":
+            interrupt.request(signal.SIGTERM)
+        real(*args, **kwargs)
+        interrupt.request(signal.SIGTERM)  # lost during the last chunk
+
+    monkeypatch.setattr(engine, "generate", generate)
+    try:
+        with pytest.raises(interrupt.Stopped):
+            write(plan, out, threads=2)
+    finally:
+        interrupt.clear()
+    assert not out.exists()
+    assert leftovers(tmp_path) == []

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .. import __version__
+from .. import __version__, interrupt
 from ..errors import InitgenError
 
 EXIT_INTERRUPTED = 130
@@ -23,14 +23,14 @@ class _Terminated(BaseException):
     """SIGTERM, raised in the main thread so cleanup (temp files) runs."""
 
 
-# Signals met during a command. The exception a handler raises can surface as
-# another one when it interrupts C code (h5py turns it into TypeError/OSError), so
-# the signal, not the exception's type, decides how the command ends.
-_received: list[int] = []
+# Signals met during a command are recorded in initgen.interrupt. The exception a
+# handler raises can surface as another one when it interrupts C code (h5py turns it
+# into TypeError/OSError), or be lost in a weakref callback, so the recorded signal,
+# not the exception's type, decides how the command ends.
 
 
 def _on_signal(signum: int, frame: Any) -> None:
-    _received.append(signum)
+    interrupt.request(signum)
     raise KeyboardInterrupt if signum == signal.SIGINT else _Terminated
 
 
@@ -42,20 +42,20 @@ def _stopped(signum: int) -> click.exceptions.Exit:
 
 class InitgenGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
-        _received.clear()
+        interrupt.clear()
         previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             return super().invoke(ctx)
-        except (KeyboardInterrupt, _Terminated):
-            raise _stopped(_received[0] if _received else signal.SIGINT) from None
+        except (KeyboardInterrupt, _Terminated, interrupt.Stopped):
+            raise _stopped(interrupt.pending() or signal.SIGINT) from None
         except InitgenError as e:
-            if _received:
-                raise _stopped(_received[0]) from None
+            if interrupt.pending():
+                raise _stopped(interrupt.pending()) from None  # type: ignore[arg-type]
             click.echo(f"error: {e}", err=True)
             raise click.exceptions.Exit(e.exit_code) from None
         except Exception:
-            if _received:
-                raise _stopped(_received[0]) from None
+            if interrupt.pending():
+                raise _stopped(interrupt.pending()) from None  # type: ignore[arg-type]
             raise
         finally:
             for s, handler in previous.items():

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from .. import interrupt
 from ..errors import OutputError, UsageError
 
 TMP_MARK = ".initgen-tmp"
@@ -43,6 +44,7 @@ class Atomic:
         return next(tmp for tmp, t in self.pairs if t == target)
 
     def commit(self) -> None:
+        interrupt.check()  # a signal whose exception was lost must not let the write complete
         for tmp, target in self.pairs:
             try:
                 os.replace(tmp, target)
