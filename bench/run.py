@@ -207,7 +207,7 @@ def main() -> None:
             print(f"  rep {rep + 1}: {name:<34} {t:7.2f} s  {m / 1e9:.3f} GB", flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
 
-    print(f"\n| run | median s | runs | peak RSS |\n|---|---|---|---|")
+    print("\n| run | median s | runs | peak RSS |\n|---|---|---|---|")
     for k in runs:
         print(f"| {k} | {med[k]:.2f} | {' '.join(f'{t:.2f}' for t in times[k])} | {rss[k] / 1e9:.3f} GB |")
 

@@ -18,7 +18,6 @@ Two ways to hand values to a writer:
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from . import interrupt
+from .cpus import default_threads
 from .dtypes import DTYPES
 from .plan import TensorPlan
 from .sampling import CHUNK, CHUNK_SAMPLERS, fill_chunk, work_dtype
@@ -34,13 +34,6 @@ from .whole import WHOLE_SAMPLERS
 
 Sink = Callable[[TensorPlan, int, np.ndarray], None]
 Progress = Callable[[int], None]
-
-
-def default_threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def tasks(t: TensorPlan) -> Iterator[tuple[int, int]]:

@@ -19,50 +19,20 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
-import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
+from .cpus import default_threads
 from .io.readers import TensorInfo, WeightFile, np_dtype, open_weights
+from .moments import HIST_BINS, Partial, finite_range, moments
+
+__all__ = ["HIST_BINS", "FileStats", "TensorStats", "default_threads", "read_stats", "recorded_plans"]
 
 CHUNK_VALUES = 1 << 22  # values per unit of work and of mapped memory (16 MB of float32)
-BLOCK = 1 << 15  # values per float64 block: 256 KB, stays in cache between the reductions
-HIST_BINS = 32
-NARROW = ("bfloat16", "float8_e4m3fn", "float8_e5m2")  # ml_dtypes: widen to float32 first
-
-
-@dataclass
-class Partial:
-    """Accumulated statistics of part of a tensor (one chunk, or a merge of chunks)."""
-
-    n: int = 0  # finite values
-    mean: float = 0.0
-    m2: float = 0.0
-    zeros: int = 0
-    nan: int = 0
-    posinf: int = 0
-    neginf: int = 0
-    hist: np.ndarray = field(default_factory=lambda: np.zeros(HIST_BINS, dtype=np.int64))
-
-    def merge(self, o: Partial) -> Partial:
-        """Chan et al.'s update: combine (n, mean, M2) of two disjoint parts."""
-        n = self.n + o.n
-        if n:
-            d = o.mean - self.mean
-            self.mean += d * o.n / n
-            self.m2 += o.m2 + d * d * self.n * o.n / n
-        self.n = n
-        self.zeros += o.zeros
-        self.nan += o.nan
-        self.posinf += o.posinf
-        self.neginf += o.neginf
-        self.hist += o.hist
-        return self
 
 
 @dataclass
@@ -123,89 +93,6 @@ class FileStats:
         }
 
 
-def _work(x: np.ndarray) -> np.ndarray:
-    """A block as a dtype NumPy reduces fast (ml_dtypes' own loops are slow)."""
-    if x.dtype.name in NARROW:
-        return x.astype(np.float32)
-    if x.dtype.kind == "b":
-        return x.view(np.uint8)
-    return x
-
-
-def _finite_range(x: np.ndarray) -> tuple[float, float]:
-    """(min, max) of the finite values of a chunk; (inf, -inf) if there are none."""
-    lo, hi = math.inf, -math.inf
-    for s in range(0, x.size, 8 * BLOCK):
-        b = _work(x[s : s + 8 * BLOCK])
-        blo, bhi = float(np.fmin.reduce(b)), float(np.fmax.reduce(b))  # fmin/fmax skip NaN
-        if not (math.isfinite(blo) and math.isfinite(bhi)):
-            f = b[np.isfinite(b)]
-            if not f.size:
-                continue
-            blo, bhi = float(f.min()), float(f.max())
-        lo, hi = min(lo, blo), max(hi, bhi)
-    return lo, hi
-
-
-def _moments(x: np.ndarray, lo: float, hi: float) -> Partial:
-    """One chunk's Partial, given the tensor's finite [lo, hi]."""
-    out = Partial()
-    if hi < lo:  # no finite value at all
-        fx = _work(x)
-        out.nan = int(np.count_nonzero(np.isnan(fx))) if fx.dtype.kind == "f" else 0
-        out.posinf = int(np.count_nonzero(fx == np.inf)) if fx.dtype.kind == "f" else 0
-        out.neginf = int(np.count_nonzero(fx == -np.inf)) if fx.dtype.kind == "f" else 0
-        return out
-    shift = lo + (hi - lo) / 2  # sums about a point inside [lo, hi]: no catastrophic cancellation
-    width = hi - lo
-    m = min(BLOCK, x.size)  # small tensors: small buffers (many tensors are biases)
-    buf, sq = np.empty(m), np.empty(m)
-    idx = np.empty(m, dtype=np.intp)
-    for s in range(0, x.size, BLOCK):
-        b = _work(x[s : s + BLOCK])
-        k = b.size
-        d, q, ix = buf[:k], sq[:k], idx[:k]
-        np.subtract(b, shift, out=d, dtype=np.float64)
-        s1 = float(np.add.reduce(d))
-        if not math.isfinite(s1):  # rare: NaN/Inf in this block (or an overflowing sum)
-            fin = np.isfinite(b)
-            out.nan += int(np.count_nonzero(np.isnan(b)))
-            out.posinf += int(np.count_nonzero(b == np.inf))
-            out.neginf += int(np.count_nonzero(b == -np.inf))
-            b = b[fin]
-            k = b.size
-            if not k:
-                continue
-            d, q, ix = buf[:k], sq[:k], idx[:k]
-            np.subtract(b, shift, out=d, dtype=np.float64)
-            s1 = float(np.add.reduce(d))
-        np.multiply(d, d, out=q)
-        s2 = float(np.add.reduce(q))
-        bmean = s1 / k
-        part = Partial(k, shift + bmean, max(s2 - s1 * bmean, 0.0))
-        part.zeros = int(np.count_nonzero(b == 0))
-        # np.histogram's index formula: ((v - first_edge) / (last - first)) * bins
-        if width > 0:
-            np.subtract(b, lo, out=q, dtype=np.float64)
-            np.divide(q, width, out=q)
-            np.multiply(q, HIST_BINS, out=q)
-            np.copyto(ix, q, casting="unsafe")  # truncation = floor: q ≥ 0
-            h = np.bincount(ix, minlength=HIST_BINS + 1)
-            h[HIST_BINS - 1] += h[HIST_BINS]  # v = max lands on index HIST_BINS: last bin
-            part.hist = h[:HIST_BINS]
-        else:  # a single value: the middle bin, so it draws as one centred bar
-            part.hist[HIST_BINS // 2] = k
-        out.merge(part)
-    return out
-
-
-def default_threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 Item = tuple[str, int, int]  # (tensor, first value, count)
 
 
@@ -237,7 +124,7 @@ def scan(wf: WeightFile, tensors: list[TensorInfo], threads: int | None = None,
         out = []
         for name, s, k in batch:
             try:
-                out.append(_finite_range(wf.values(name, s, k)))
+                out.append(finite_range(wf.values(name, s, k)))
             finally:
                 wf.release(name, s, k)
         return out
@@ -248,7 +135,7 @@ def scan(wf: WeightFile, tensors: list[TensorInfo], threads: int | None = None,
         out = []
         for name, s, k in batch:
             try:
-                out.append(_moments(wf.values(name, s, k), *ranges[name]))
+                out.append(moments(wf.values(name, s, k), *ranges[name]))
             finally:
                 wf.release(name, s, k)
         return out

@@ -12,7 +12,6 @@ here each family appears once, through the CLI.
 from __future__ import annotations
 
 import json
-import re
 import struct
 from pathlib import Path
 

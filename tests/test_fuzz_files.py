@@ -16,7 +16,6 @@ to tensor bytes.
 from __future__ import annotations
 
 import json
-import math
 import re
 import os
 import struct

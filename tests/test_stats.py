@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+from initgen import moments as moments_mod
 from initgen import stats as stats_mod
 
 # Every dtype the safetensors format defines: (NumPy dtype, a generator of test values).
@@ -116,7 +117,7 @@ def test_chunked_streaming_matches_whole_array(tmp_path, monkeypatch, threads):
     """Many chunks and blocks (sizes forced small), merged in order: same numbers as
     the one-shot reference, and the same for any thread count."""
     monkeypatch.setattr(stats_mod, "CHUNK_VALUES", 1000)
-    monkeypatch.setattr(stats_mod, "BLOCK", 96)
+    monkeypatch.setattr(moments_mod, "BLOCK", 96)
     r = np.random.default_rng(2)
     a = (r.normal(3.0, 0.01, 12_345)).astype(np.float32)  # large mean, small std: cancellation test
     b = r.uniform(-1, 1, (37, 41)).astype(np.float16)
