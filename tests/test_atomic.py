@@ -141,3 +141,38 @@ def test_a_signal_whose_exception_was_lost_still_stops_the_write(write_spec, tmp
         interrupt.clear()
     assert not out.exists()
     assert leftovers(tmp_path) == []
+
+
+RAISE_IN_WEAKREF_CALLBACK = """
+import signal, sys, weakref
+from initgen import engine
+from initgen.cli import _on_signal, main
+
+real = engine.generate
+
+class Thing:
+    pass
+
+def generate(*args, **kwargs):
+    thing = Thing()
+    ref = weakref.ref(thing, lambda _: _on_signal(signal.SIGTERM, None))
+    del thing  # the callback raises _Terminated, which Python can only report
+    assert ref() is None
+    real(*args, **kwargs)
+
+engine.generate = generate
+main(sys.argv[1:], prog_name="initgen")
+"""
+
+
+def test_a_signal_exception_raised_where_python_cannot_propagate_it_prints_nothing(write_spec,
+                                                                                   tmp_path):
+    """A handler's exception raised inside a weakref callback is "unraisable": Python
+    would print it as a traceback. The CLI drops those reports and ends the command
+    as terminated through the recorded signal."""
+    spec = write_spec(every_family_spec())
+    out = tmp_path / "w.safetensors"
+    proc = subprocess.run([sys.executable, "-c", RAISE_IN_WEAKREF_CALLBACK, "make", str(spec),
+                           "-o", str(out), "-q"], capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stderr) == (143, "terminated; no output was written\n")
+    assert not out.exists() and leftovers(tmp_path) == []

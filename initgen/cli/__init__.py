@@ -34,6 +34,18 @@ def _on_signal(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt if signum == signal.SIGINT else _Terminated
 
 
+def _quiet_unraisable(hook: Any) -> Any:
+    """An unraisable hook that drops our own signal exceptions: raised where Python
+    cannot propagate them (a weakref callback, ``__del__``), they would be printed
+    as a traceback; the signal is recorded in initgen.interrupt and honoured anyway."""
+
+    def unraisable(u: Any) -> None:
+        if not isinstance(u.exc_value, (KeyboardInterrupt, _Terminated)):
+            hook(u)
+
+    return unraisable
+
+
 def _stopped(signum: int) -> click.exceptions.Exit:
     interrupted = signum == signal.SIGINT
     click.echo(f"{'interrupted' if interrupted else 'terminated'}; no output was written", err=True)
@@ -44,6 +56,8 @@ class InitgenGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         interrupt.clear()
         previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous_hook = sys.unraisablehook
+        sys.unraisablehook = _quiet_unraisable(previous_hook)
         try:
             return super().invoke(ctx)
         except (KeyboardInterrupt, _Terminated, interrupt.Stopped):
@@ -60,6 +74,7 @@ class InitgenGroup(click.Group):
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+            sys.unraisablehook = previous_hook
 
 
 @click.group(cls=InitgenGroup, context_settings={"help_option_names": ["-h", "--help"]})
