@@ -9,6 +9,8 @@ in its own process and with the runs alternated so that drift hits all alike:
 * (b) the sampling floor: Generator.standard_normal(dtype=float32) filling the same
   number of values in memory, on the same threads, no I/O;
 * (c) the naive script: NumPy normal per tensor into a dict + safetensors' save_file;
+* the engine alone on all threads and on one, its chunks discarded (no disk), which
+  tells the engine's own scaling from the disk's limit;
 
 then prints medians, peak RSS (ru_maxrss of each run, its worker processes added),
 per-core sampler rates,
@@ -62,6 +64,11 @@ def child(kind: str, spec: str, sets: list[str], threads: int, out: str) -> tupl
         from initgen.make import write
 
         write(plan, Path(out), threads=threads)
+    elif kind == "no-io":  # the engine exactly as make runs it, chunks discarded: no disk
+        from initgen.engine import generate
+
+        generate(plan.file_order(), plan.seed, lambda t, start, values: None, threads,
+                 processes=threads > 1)
     elif kind == "zeros":
         buf = memoryview(bytes(4 << 20))
         left = plan.nbytes
@@ -190,6 +197,9 @@ def main() -> None:
     }
     if not args.no_naive:
         runs["(c) naive NumPy + save_file"] = ("naive", LLAMA, 1)
+    # The engine alone (no disk), to tell its own scaling from the disk's limit.
+    runs[f"initgen normal, no I/O, {n} threads"] = ("no-io", LLAMA, n)
+    runs["initgen normal, no I/O, 1 thread"] = ("no-io", LLAMA, 1)
     print(f"{plan.name}{' (quick: ' + ', '.join(sets) + ')' if sets else ''}: {plan.params:,} params, "
           f"{plan.nbytes / 1e9:.2f} GB float32; {n} threads; {reps} repetitions; "
           f"load average at start {os.getloadavg()[0]:.2f}", flush=True)
@@ -217,6 +227,8 @@ def main() -> None:
         ("normal / max(zero-write, floor)", normal / max(zeros, floor), "≤ 1.25", normal / max(zeros, floor) <= 1.25),
         ("uniform / zero-write", uniform / zeros, "≤ 1.5", uniform / zeros <= 1.5),
         (f"normal: 1 thread / {n} threads (speedup)", one / normal, "≥ 1.6", one / normal >= 1.6),
+        (f"normal, no I/O: 1 thread / {n} threads (speedup)",
+         med["initgen normal, no I/O, 1 thread"] / med[f"initgen normal, no I/O, {n} threads"], "", None),
         ("normal / zero-write", normal / zeros, "", None),
         ("normal / floor", normal / floor, "", None),
     ]
