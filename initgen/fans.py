@@ -143,10 +143,13 @@ def conv_transpose_fans(in_channels: int, out_channels: int, kernel: Sequence[in
 
 def conv_transpose_shape(in_channels: int, out_channels: int, kernel: Sequence[int],
                          groups: int, layout: str) -> tuple[int, ...]:
-    """The stored weight shape: torch ``[in, out/groups, *k]``, Keras ``[*k, out/groups, in]``."""
+    """The stored weight shape: torch ``[in, out/groups, *k]``, Keras ``[*k, out/groups, in]``,
+    JAX/Flax ``[*k, in/groups, out]`` (Flax's ``ConvTranspose`` kernel, like its ``Conv``)."""
     _check_groups(in_channels, out_channels, groups)
     if layout == "torch":
         return (in_channels, out_channels // groups, *kernel)
+    if layout == "jax":
+        return (*kernel, in_channels // groups, out_channels)
     return (*kernel, out_channels // groups, in_channels)
 
 

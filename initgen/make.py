@@ -161,6 +161,13 @@ def write_sharded(plan: Plan, outdir: Path, max_shard_size: int | None,
             raise UsageError(f"{outdir}: the directory {outdir.parent} does not exist")
         outdir.mkdir()
     targets = [outdir / names[k - 1] for k in todo] + ([index_path] if write_index else [])
+    # A full run replaces the whole checkpoint: files of another sharding left beside
+    # it would be loaded instead (Transformers reads model.safetensors before an index).
+    stale = [] if shard is not None else _stale_layout(outdir, {p.name for p in targets})
+    if stale and not force:
+        raise UsageError(f"{outdir}: already holds {stale[0].name}"
+                         f"{f' and {len(stale) - 1} more checkpoint file(s)' if len(stale) > 1 else ''}"
+                         "; use --force to replace the checkpoint")
     try:
         with Atomic(targets, force) as atomic:
             for k in todo:
@@ -171,6 +178,8 @@ def write_sharded(plan: Plan, outdir: Path, max_shard_size: int | None,
             if write_index:
                 atomic.tmp(index_path).write_bytes(index)  # type: ignore[arg-type]
             atomic.commit()
+        for path in stale:  # only once the new checkpoint is complete
+            path.unlink(missing_ok=True)
     except BaseException:
         if created:
             try:
@@ -179,3 +188,16 @@ def write_sharded(plan: Plan, outdir: Path, max_shard_size: int | None,
                 pass
         raise
     return outdir
+
+
+def _stale_layout(outdir: Path, keep: set[str]) -> list[Path]:
+    """Checkpoint files in ``outdir`` (initgen's and Transformers' names) not in ``keep``."""
+    import re
+
+    from .io.index import INDEX_NAME, SINGLE_NAME
+
+    if not outdir.is_dir():
+        return []
+    return sorted(p for p in outdir.iterdir() if p.name not in keep and (
+        p.name in (SINGLE_NAME, INDEX_NAME)
+        or re.fullmatch(r"model-\d{5}-of-\d{5}\.safetensors", p.name)))

@@ -137,3 +137,25 @@ def test_existing_shards_need_force(cli, spec, tmp_path):
     r = cli("make", spec, "-o", out, "--max-shard-size", "20kB", "-q")
     assert r.exit_code == 2 and "already exists; use --force" in r.output
     assert cli("make", spec, "-o", out, "--max-shard-size", "20kB", "-q", "--force").exit_code == 0
+
+
+def test_a_new_sharding_replaces_the_whole_checkpoint_with_force(cli, tmp_path):
+    """Old files of another sharding would be loaded instead of the new ones
+    (Transformers reads model.safetensors before an index): refused without --force,
+    removed with it once the new checkpoint is complete."""
+    from conftest import SPECS
+
+    out = tmp_path / "ckpt"
+    spec = SPECS / "mlp-mnist.yaml"
+    assert cli("make", spec, "-o", out, "--max-shard-size", "100GB", "-q").exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["model.safetensors"]
+    r = cli("make", spec, "-o", out, "--max-shard-size", "500kB", "-q")
+    assert r.exit_code == 2
+    assert r.output == (f"error: {out}: already holds model.safetensors; "
+                        "use --force to replace the checkpoint\n")
+    assert cli("make", spec, "-o", out, "--max-shard-size", "500kB", "-q", "--force").exit_code == 0
+    sharded = sorted(p.name for p in out.iterdir())
+    assert sharded == ["model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
+                       "model-00003-of-00003.safetensors", "model.safetensors.index.json"]
+    assert cli("make", spec, "-o", out, "--max-shard-size", "100GB", "-q", "--force").exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["model.safetensors"]

@@ -222,3 +222,20 @@ def test_per_gate_false_makes_one_orthogonal_matrix_as_keras():
     w = make_tensor(t, 2).astype(np.float64)  # [h, 4h]: orthonormal rows
     assert np.abs(w @ w.T - np.eye(h)).max() < 8 * 4 * h * 2.0**-24
     assert t.dist.std == pytest.approx(1 / math.sqrt(4 * h))
+
+
+@pytest.mark.parametrize("layout, shape", [
+    ("torch", (16, 8, 3, 5)),   # nn.ConvTranspose2d: [in, out/groups, *k]
+    ("keras", (3, 5, 8, 16)),   # Conv2DTranspose: [*k, filters, in]
+    ("jax", (3, 5, 16, 8)),     # flax ConvTranspose: [*k, in, out]
+])
+def test_transposed_convolution_shape_per_layout(layout, shape):
+    from initgen.plan import build_plan
+    from initgen.spec import load_spec
+
+    plan = build_plan(load_spec("t.yaml", text=(
+        f"initgen: 1\nlayout: {layout}\nlayers:\n"
+        "  - {name: up, type: conv_transpose2d, in: 16, out: 8, kernel: [3, 5], bias: false}\n")))
+    (w,) = plan.tensors
+    assert w.shape == shape
+    assert (w.fan_in, w.fan_out) == (16 * 15, 8 * 15)  # the layer's connectivity, any layout

@@ -44,23 +44,30 @@ class HDF5Writer:
             self.f = h5py.File(path, "w", track_order=False)
         except OSError as e:
             raise os_error(path, e) from None  # h5py's OSError carries the errno (EROFS, EACCES...)
-        for k, v in metadata.items():
-            self.f.attrs[k] = v
         self.ds = {}
         self.pending: dict[str, list[np.ndarray]] = {}
-        for t in tensors:
-            try:
-                ds = self.f.create_dataset(dataset_path(t.name), shape=t.shape,
-                                           dtype=storage_dtype(t.dtype), track_times=False)
-            except (ValueError, TypeError) as e:
-                raise OutputError(f"{path}: cannot store tensor '{t.name}' in HDF5: {e}") from None
-            ds.attrs["dtype"] = t.dtype
-            ds.attrs["scheme"] = t.scheme
-            ds.attrs["dist"] = json.dumps(t.dist.to_json(), sort_keys=True)
-            ds.attrs["fan_in"] = t.fan_in
-            ds.attrs["fan_out"] = t.fan_out
-            self.ds[t.name] = ds
-            self.pending[t.name] = []
+        try:
+            for k, v in metadata.items():
+                self.f.attrs[k] = v
+            for t in tensors:
+                self._create(t)
+        except BaseException:
+            self.f.close()  # no writer is returned, so nobody else would close it
+            raise
+
+    def _create(self, t: TensorPlan) -> None:
+        try:
+            ds = self.f.create_dataset(dataset_path(t.name), shape=t.shape,
+                                       dtype=storage_dtype(t.dtype), track_times=False)
+        except (ValueError, TypeError) as e:
+            raise OutputError(f"{self.path}: cannot store tensor '{t.name}' in HDF5: {e}") from None
+        ds.attrs["dtype"] = t.dtype
+        ds.attrs["scheme"] = t.scheme
+        ds.attrs["dist"] = json.dumps(t.dist.to_json(), sort_keys=True)
+        ds.attrs["fan_in"] = t.fan_in
+        ds.attrs["fan_out"] = t.fan_out
+        self.ds[t.name] = ds
+        self.pending[t.name] = []
 
     def write(self, t: TensorPlan, start: int, values: np.ndarray) -> None:
         """Buffer values until whole rows (along axis 0) can be written."""

@@ -143,7 +143,8 @@ def _groups(a: Mapping[str, Any]) -> int:
 
 def _conv(n: int, transposed: bool) -> Callable[[Mapping[str, Any], str], list[TensorDecl]]:
     """torch Conv{n}d weight [out, in/g, *k]; ConvTranspose{n}d weight [in, out/g, *k].
-    Keras kernels: [*k, in/g, out] and (transposed) [*k, out/g, in].
+    Keras kernels: [*k, in/g, out] and (transposed) [*k, out/g, in]; JAX/Flax: [*k, in/g, out]
+    for both.
 
     A convolution's fans are fan_in = in/g·∏k, fan_out = out·∏k in every framework; a
     transposed convolution's follow ``fan_convention`` (initgen.fans.conv_transpose_fans)."""
