@@ -156,12 +156,7 @@ def _scheme_args(init: Any, path: Path, spec: Spec) -> tuple[str, dict[str, Any]
 
 
 def _fans(d: TensorDecl, layout: str) -> Fans:
-    if d.fans is not None:
-        return d.fans
-    if len(d.shape) >= 2:
-        return layout_fans(d.shape, layout)
-    n = d.shape[0] if d.shape else 1
-    return Fans(n, n)
+    return d.fans if d.fans is not None else layout_fans(d.shape, layout)
 
 
 def _resolve(layer: LayerSpec, d: TensorDecl,

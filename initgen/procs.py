@@ -57,11 +57,7 @@ def run(work: list[tuple[Any, int, int, int]], seed: int, sink: Callable[..., No
             children[pid] = r
         error = _collect(children, progress)
     except BaseException:
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _stop_others(children)
         raise
     finally:
         statuses = _reap(children)

@@ -91,15 +91,6 @@ def _uniform_block(bg: np.random.PCG64, o: np.ndarray, scale: float, lo: float) 
         o += o.dtype.type(lo)
 
 
-def uniform01(bg: np.random.PCG64, n: int, dt: np.dtype) -> np.ndarray:
-    """``n`` values uniform on [0, 1) in working precision ``dt``."""
-    out = np.empty(n, dtype=dt)
-    for s in _blocks(n):
-        o = out[s : s + BLOCK]
-        _uniform_block(bg, o, 2.0**-53 if out.dtype == np.float64 else 2.0**-24, 0.0)
-    return out
-
-
 def _normal_pairs(bg: np.random.PCG64, pairs: int, c: Consts, S: Scratch) -> np.ndarray:
     """Box-Muller: a (2, pairs) array of standard normal values, z[0] and z[1] of each pair."""
     if c.is64:
