@@ -82,8 +82,15 @@ def moments(x: np.ndarray, lo: float, hi: float) -> Partial:
         out.posinf = int(np.count_nonzero(fx == np.inf)) if fx.dtype.kind == "f" else 0
         out.neginf = int(np.count_nonzero(fx == -np.inf)) if fx.dtype.kind == "f" else 0
         return out
-    shift = lo + (hi - lo) / 2  # sums about a point inside [lo, hi]: no catastrophic cancellation
-    width = hi - lo
+    # Halves, so that neither overflows even when hi - lo would (values near ±1.8e308).
+    shift = lo / 2 + hi / 2  # sums about a point inside [lo, hi]: no catastrophic cancellation
+    half_width = hi / 2 - lo / 2
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values: an inf std, not a warning
+        _accumulate(x, lo, shift, half_width, out)
+    return out
+
+
+def _accumulate(x: np.ndarray, lo: float, shift: float, half_width: float, out: Partial) -> None:
     m = min(BLOCK, x.size)  # small tensors: small buffers (many tensors are biases)
     buf, sq = np.empty(m), np.empty(m)
     idx = np.empty(m, dtype=np.intp)
@@ -110,10 +117,12 @@ def moments(x: np.ndarray, lo: float, hi: float) -> Partial:
         bmean = s1 / k
         part = Partial(k, shift + bmean, max(s2 - s1 * bmean, 0.0))
         part.zeros = int(np.count_nonzero(b == 0))
-        # np.histogram's index formula: ((v - first_edge) / (last - first)) * bins
-        if width > 0:
-            np.subtract(b, lo, out=q, dtype=np.float64)
-            np.divide(q, width, out=q)
+        # np.histogram's index formula: ((v - first_edge) / (last - first)) * bins, with
+        # both differences halved (exact: a power of two) so that they stay finite
+        if half_width > 0:
+            np.multiply(b, 0.5, out=q, dtype=np.float64)
+            np.subtract(q, lo / 2, out=q)
+            np.divide(q, half_width, out=q)
             np.multiply(q, HIST_BINS, out=q)
             np.copyto(ix, q, casting="unsafe")  # truncation = floor: q ≥ 0
             h = np.bincount(ix, minlength=HIST_BINS + 1)
@@ -122,4 +131,3 @@ def moments(x: np.ndarray, lo: float, hi: float) -> Partial:
         else:  # a single value: the middle bin, so it draws as one centred bar
             part.hist[HIST_BINS // 2] = k
         out.merge(part)
-    return out

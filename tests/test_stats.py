@@ -193,3 +193,19 @@ def test_std_is_accurate_far_from_zero(tmp_path):
     save_file({"a": a}, str(tmp_path / "f.safetensors"))
     t = stats_mod.read_stats(tmp_path / "f.safetensors").tensors[0]
     assert math.isclose(t.std, a.std(), rel_tol=1e-9)
+
+
+def test_values_near_the_float64_limit_give_stats_not_a_traceback(tmp_path, stats_json):
+    """hi - lo overflows for ±1e308: the histogram works on halves; only the sum of
+    squares may overflow (std "inf"), everything else matches NumPy."""
+    a = np.array([1e308, -1e308, 1.0, 2.0])
+    save_file({"a": a}, str(tmp_path / "f.safetensors"))
+    (t,) = stats_json(tmp_path / "f.safetensors")["tensors"]
+    assert (t["min"], t["max"], t["mean"]) == (-1e308, 1e308, 0.75)
+    assert t["std"] == "inf"
+    # np.histogram refuses this range; its index formula floor((v - lo) / (hi - lo) · 32)
+    # puts -1e308 in bin 0, 1 and 2 in bin 16, and the maximum in the last bin.
+    expected = np.zeros(32, dtype=int)
+    expected[[0, 16, 16, 31]] += 1
+    expected[16] = 2
+    assert t["hist"]["counts"] == expected.tolist()
