@@ -180,8 +180,17 @@ def tensor_stats(info: TensorInfo, lo: float, hi: float, p: Partial,
         lo if has else None, hi if has else None, max(abs(lo), abs(hi)) if has else None,
         p.zeros / p.n if has else None, p.nan, p.posinf + p.neginf,
         {"min": lo, "max": hi, "counts": [int(c) for c in p.hist]} if has else None,
-        rec.get("scheme"), dist.get("mean"), dist.get("std"), dist.get("kind"),
+        rec.get("scheme"), _recorded_number(dist.get("mean")),
+        _recorded_number(dist.get("std"), nonnegative=True), dist.get("kind"),
     )
+
+
+def _recorded_number(v: Any, nonnegative: bool = False) -> float | None:
+    """A recorded expectation if it is a finite real number (metadata may be edited or
+    corrupt: anything else counts as not recorded)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return None
+    return None if nonnegative and v < 0 else float(v)
 
 
 def read_stats(path: str | Path, *, threads: int | None = None, tensors: Sequence[str] = (),

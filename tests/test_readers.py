@@ -238,3 +238,16 @@ def test_malformed_header_values_are_rejected(tmp_path, cli):
         r = cli("stats", p)
         assert r.exit_code == 1
         assert r.output == f"error: {p}: not a valid safetensors file: entry for tensor 'a' is malformed\n"
+
+
+def test_hdf5_null_dataspace_dataset_is_skipped(tmp_path, cli):
+    """A dataset with no dataspace holds no values: the other tensors are still read."""
+    import h5py
+
+    path = tmp_path / "f.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("empty", dtype="f4")  # shape None: a null dataspace
+        f["w"] = np.arange(6, dtype=np.float32).reshape(2, 3)
+    r = cli("stats", path, "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert [t["name"] for t in json.loads(r.stdout)["tensors"]] == ["w"]

@@ -182,3 +182,31 @@ def test_check_passes_for_every_scheme_and_dtype(cli, write_spec, tmp_path, sche
         assert r.exit_code == 0, r.output
         r = cli("stats", out, "--check")
         assert r.exit_code == 0, r.stderr
+
+
+@pytest.mark.parametrize("std", ['"abc"', "[1]", "-0.5", "true"])
+def test_edited_recorded_expectations_are_ignored_not_a_traceback(cli, tmp_path, std):
+    """A file's metadata can be edited or corrupt: an expectation that is not a finite
+    non-negative number counts as not recorded (no check of that statistic)."""
+    import json as _json
+
+    import numpy as _np
+    from safetensors.numpy import save_file as _save
+
+    meta = {"format": "pt", "initgen.seed": "0", "initgen.tensors": _json.dumps(
+        {"w": {"scheme": "normal", "dist": {"kind": "normal", "mean": 0.0, "std": _json.loads(std),
+                                            "params": {"mean": 0.0, "std": 1.0}}}})}
+    _save({"w": _np.linspace(-1, 1, 1000, dtype=_np.float32)}, str(tmp_path / "f.safetensors"),
+          metadata=meta)
+    r = cli("stats", tmp_path / "f.safetensors", "--check", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert _json.loads(r.stdout)["tensors"][0]["expected_std"] is None
+
+
+def test_off_centre_truncation_gets_the_generous_kurtosis_bound():
+    from initgen.checks import KURTOSIS, UNKNOWN_KURTOSIS
+
+    centred = {"mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0}
+    off = {"mean": 0.0, "std": 1.0, "a": 0.0, "b": 10.0}  # kurtosis ≈ 3.87 > 3
+    assert KURTOSIS["truncated_normal"](centred) == 3.0
+    assert KURTOSIS["truncated_normal"](off) == UNKNOWN_KURTOSIS

@@ -61,8 +61,8 @@ class HDF5File(WeightFile):
     def _visit(self, name: str, obj: object) -> None:
         import h5py
 
-        if not isinstance(obj, h5py.Dataset) or obj.dtype.kind not in "fiub":
-            return
+        if not isinstance(obj, h5py.Dataset) or obj.dtype.kind not in "fiub" or obj.shape is None:
+            return  # not numbers, or a null dataspace (no values at all)
         tname = name.replace("/", ".")
         declared = _text(obj.attrs["dtype"]) if "dtype" in obj.attrs else None
         dtype = obj.dtype.name
@@ -141,8 +141,7 @@ def _read_flat(ds: object, start: int, stop: int, prefix: tuple[int, ...] = ()) 
 
 def _line(e: BaseException) -> str:
     """h5py's message for a corrupt file, on one line."""
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text.strip("'\"")
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def _text(v: object) -> str:
