@@ -40,6 +40,7 @@ def test_arithmetic(expr, env, expected):
     ("2 ** 0.5", "only whole exponents are allowed (use sqrt() for a square root) in '${2 ** 0.5}'"),
     ("1 / 0", "division by zero in '${1 / 0}'"),
     ("2 ** 100", "exponent too large in '${2 ** 100}'"),
+    ("int(1e300)", "'${int(1e300)}' is too large (1e+300)"),
     ("log(2)", "bad expression '${log(2)}': only numbers, vars, + - * / // % ** and abs, ceil, "
                "floor, int, max, min, round, sqrt are allowed"),
     ("a.b", "bad expression '${a.b}': only numbers, vars, + - * / // % ** and abs, ceil, "
@@ -128,3 +129,18 @@ def test_parse_overrides_reads_yaml_values():
         "a": 2, "b": 0.5, "c": "${a * 2}", "d": "x"}
     with pytest.raises(SpecError, match="expected KEY=VALUE"):
         parse_overrides(["novalue"])
+
+
+def test_exponent_floats_are_numbers_as_in_yaml_1_2():
+    """PyYAML (YAML 1.1) reads 2e-2 as a string; specs read it as 0.02, in values,
+    vars and --set, while strings that merely contain an e stay strings."""
+    from initgen.plan import build_plan
+    from initgen.spec import load_spec, parse_overrides
+
+    text = ("initgen: 1\nvars: {s: 2e-2, n: 1e3}\nlayers:\n"
+            "  - {name: a1e2, type: dense, in: \"${n}\", out: 4, init: {scheme: normal, std: 1.5E-2}}\n"
+            "  - {name: b, type: dense, in: 4, out: 4, init: {scheme: normal, std: \"${s}\"}}\n")
+    plan = {t.name: t for t in build_plan(load_spec("t.yaml", text=text)).tensors}
+    assert plan["a1e2.weight"].shape == (4, 1000)
+    assert plan["a1e2.weight"].dist.std == 0.015 and plan["b.weight"].dist.std == 0.02
+    assert parse_overrides(["s=3e-2", "name=e5x"]) == {"s": 0.03, "name": "e5x"}

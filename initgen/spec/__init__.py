@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import SpecError
 from .model import LayerSpec, Spec, parse_spec
-from .yamlpos import Positions, load_yaml, render_path
+from .yamlpos import Positions, load_yaml, render_path, spec_loader
 
 __all__ = ["LayerSpec", "Positions", "Spec", "load_spec", "parse_overrides", "render_path"]
 
@@ -58,7 +58,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise SpecError(f"--set {item!r}: expected KEY=VALUE")
         try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+            out[key.strip()] = yaml.load(value, Loader=spec_loader()) if value.strip() else ""
         except yaml.YAMLError:
             out[key.strip()] = value
     return out

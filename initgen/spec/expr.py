@@ -105,9 +105,12 @@ def evaluate(expr: str, variables: Mapping[str, Any]) -> Number:
                 and node.func.id in FUNCTIONS and not node.keywords:
             args = [ev(a) for a in node.args]
             try:
-                return FUNCTIONS[node.func.id](*args)
+                result = FUNCTIONS[node.func.id](*args)
             except (ValueError, TypeError, OverflowError) as e:
                 raise SpecError(f"{node.func.id}() failed in '${{{expr}}}': {e}") from None
+            if abs(result) > _MAX_ABS:  # int(1e300) is a 301-digit integer
+                raise SpecError(f"'${{{expr}}}' is too large ({float(result):.3g})")
+            return result
         raise SpecError(f"bad expression '${{{expr}}}': only numbers, vars, + - * / // % ** "
                         f"and {', '.join(sorted(FUNCTIONS))} are allowed")
 

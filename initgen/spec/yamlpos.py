@@ -8,6 +8,8 @@ number of values an alias may expand to is bounded, so an "alias bomb" is refuse
 
 from __future__ import annotations
 
+import functools
+
 from typing import Any
 
 from ..errors import SpecError
@@ -44,15 +46,32 @@ class Positions:
                          key=render_path(path) or None, hint=hint)
 
 
+# YAML 1.1 (PyYAML) reads 2e-2 and 1.0e6 as strings: a float needs a dot and a signed
+# exponent there. Specs are full of such numbers, so they are floats, as in YAML 1.2.
+_EXPONENT_FLOAT = r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"
+
+
+@functools.cache
+def spec_loader() -> type:
+    """PyYAML's safe loader, with YAML 1.2's exponent floats."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(_EXPONENT_FLOAT),
+                                 list("-+0123456789."))
+    return Loader
+
+
 def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
     """Parse ``text``; return the data and the positions of its key paths."""
     import yaml
 
     pos = Positions(file)
-
-    class Loader(yaml.SafeLoader):
-        pass
-
+    Loader = spec_loader()
     try:
         loader = Loader(text)
     except yaml.reader.ReaderError as e:  # the reader refuses control characters up front
