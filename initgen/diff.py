@@ -101,10 +101,10 @@ def diff_files(a: str | Path, b: str | Path, *, threads: int | None = None) -> F
 
 
 def diff_view(d: FileDiff, fmt: str, show_same: bool = False) -> str | None:
-    from .report import render
+    from .report import _shape, render
 
     def shape(t: TensorStats | None) -> str:
-        return "-" if t is None else ("×".join(map(str, t.shape)) or "scalar")
+        return "-" if t is None else _shape(t.shape)
 
     def arrow(x: str, y: str) -> str:
         return x if x == y else f"{x} → {y}"

@@ -44,19 +44,28 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
 
 
+def size_bytes(text: str) -> int | None:
+    """``"500GB"`` → 500_000_000_000, exactly; decimal (KB … PB) or binary (KiB … PiB)
+    units; None if ``text`` is not a size."""
+    m = _SIZE.fullmatch(text)
+    unit = m.group(2).lower() if m else ""
+    if not m or unit not in _UNITS:
+        return None
+    from fractions import Fraction  # exact: "1.1TB" is 1100000000000, not 1099999999999
+
+    return int(Fraction(m.group(1)) * _UNITS[unit])
+
+
 def parse_size(text: str) -> int:
-    """``"500GB"`` → 500_000_000_000; decimal (KB, MB, GB, TB, PB) or binary (KiB ... PiB).
+    """``--max-bytes``: a size.
 
     >>> parse_size("1.5TB"), parse_size("2GiB"), parse_size("1024")
     (1500000000000, 2147483648, 1024)
     """
-    m = _SIZE.fullmatch(text)
-    unit = m.group(2).lower() if m else ""
-    if not m or unit not in _UNITS:
+    size = size_bytes(text)
+    if size is None:
         raise UsageError(f"--max-bytes {text!r}: expected a size such as 500GB, 2TiB or 1000000")
-    from fractions import Fraction  # exact: "1.1TB" is 1100000000000, not 1099999999999
-
-    return int(Fraction(m.group(1)) * _UNITS[unit])
+    return size
 
 
 def human(n: int) -> str:

@@ -133,7 +133,7 @@ def stats_view(fs: Any, fmt: str, *, groups: list[Any] | None = None,
 
 def plan_view(plan: Any, fmt: str) -> str | None:
     cols = ["tensor", "shape", "dtype", "scheme", "fan_in", "fan_out", "expected std", "bytes"]
-    rows = [[t.name, "×".join(map(str, t.shape)), t.dtype, t.scheme, t.fan_in, t.fan_out,
+    rows = [[t.name, _shape(list(t.shape)), t.dtype, t.scheme, t.fan_in, t.fan_out,
              t.dist.std, human_bytes(t.nbytes)] for t in plan.tensors]
     footer = [f"{len(plan.tensors)} tensors", f"{plan.params:,} params", "", "", "", "", "",
               human_bytes(plan.nbytes)]

@@ -105,3 +105,9 @@ def test_missing_spec_file(cli, tmp_path):
     r = cli("make", tmp_path / "nope.yaml", "-o", tmp_path / "w.safetensors")
     assert r.exit_code == 2
     assert r.output == f"error: {tmp_path / 'nope.yaml'}: no such file\n"
+
+
+def test_plan_table_names_scalar_tensors(cli, write_spec):
+    spec = write_spec("initgen: 1\nlayers:\n  - {name: bn, type: batchnorm, dim: 4}\n")
+    md = cli("plan", spec, "--format", "markdown").output
+    assert "| bn.num_batches_tracked | scalar | int64 |" in md

@@ -159,3 +159,10 @@ def test_a_new_sharding_replaces_the_whole_checkpoint_with_force(cli, tmp_path):
                        "model-00003-of-00003.safetensors", "model.safetensors.index.json"]
     assert cli("make", spec, "-o", out, "--max-shard-size", "100GB", "-q", "--force").exit_code == 0
     assert sorted(p.name for p in out.iterdir()) == ["model.safetensors"]
+
+
+def test_shard_sizes_are_read_exactly():
+    from initgen.io.index import parse_size
+
+    assert parse_size("1.001KB") == 1001  # float arithmetic would give 1000
+    assert parse_size("2GiB") == 2 * 1024**3 and parse_size("0.5PB") == 5 * 10**14

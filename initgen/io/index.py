@@ -26,18 +26,17 @@ INDEX_NAME = "model.safetensors.index.json"
 
 # Units as Transformers' convert_file_size_to_int reads them: decimal kB/MB/GB,
 # binary KiB/MiB/GiB.
-_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
 
 def parse_size(text: str) -> int:
-    """``"2GB"`` → 2_000_000_000, ``"500MiB"`` → 524_288_000, ``"1000"`` → 1000 bytes."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
-    unit = m.group(2).upper() if m else ""
-    if not m or unit not in _UNITS:
+    """``--max-shard-size``: ``"2GB"`` → 2_000_000_000, ``"500MiB"`` → 524_288_000,
+    ``"1000"`` → 1000 bytes (the units of ``initgen.limits.size_bytes``)."""
+    from ..limits import size_bytes
+
+    size = size_bytes(text)
+    if size is None:
         raise UsageError(f"--max-shard-size: cannot read '{text}' as a size; "
                          "use bytes or a number with kB, MB, GB, KiB, MiB or GiB (e.g. 2GB)")
-    size = int(float(m.group(1)) * _UNITS[unit])
     if size <= 0:
         raise UsageError(f"--max-shard-size: '{text}' is not a positive size")
     return size

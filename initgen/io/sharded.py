@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FileFormatError
+from .index import INDEX_NAME
 from .readers import SafetensorsFile, TensorInfo, WeightFile
 
-INDEX_NAME = "model.safetensors.index.json"
 
 
 def find_index(directory: Path) -> Path:
