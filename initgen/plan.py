@@ -188,6 +188,11 @@ def _resolve(layer: LayerSpec, d: TensorDecl,
     if d.dtype is not None and DTYPES[d.dtype].st_code[0] in "IU" and dist.kind != "constant":
         raise spec.pos.error(path, f"'{d.key}' is an integer {d.dtype} buffer; only zeros, "
                              f"ones or constant apply to it, not {scheme.name}")
+    if d.dtype is not None and DTYPES[d.dtype].st_code[0] in "IU" and not (
+            float(dist.mean).is_integer() and abs(dist.mean) <= 2**24):
+        # integer buffers are filled through float32 (exact for whole numbers up to 2^24)
+        raise spec.pos.error(path, f"'{d.key}' is an integer {d.dtype} buffer; its value must be "
+                             f"a whole number of at most 2^24 in size, not {dist.mean:g}")
     if d.blocks > 1 and dist.kind == "orthogonal":
         dist = _blocked(dist, d, layer.layout)
     elif d.block_fans and scheme.whole_tensor:

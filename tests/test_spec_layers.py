@@ -239,3 +239,19 @@ def test_transposed_convolution_shape_per_layout(layout, shape):
     (w,) = plan.tensors
     assert w.shape == shape
     assert (w.fan_in, w.fan_out) == (16 * 15, 8 * 15)  # the layer's connectivity, any layout
+
+
+@pytest.mark.parametrize("value", [2.5, 2**25])
+def test_integer_buffers_refuse_values_float32_cannot_carry(value):
+    with pytest.raises(SpecError, match=r"integer int64 buffer; its value must be a whole number"):
+        build_plan(load_spec("t.yaml", text=(
+            "initgen: 1\nlayers:\n  - {name: bn, type: batchnorm, dim: 4, "
+            f"init: {{num_batches_tracked: {{scheme: constant, value: {value}}}}}}}\n")))
+
+
+def test_integer_buffer_whole_value_is_written_exactly():
+    plan = build_plan(load_spec("t.yaml", text=(
+        "initgen: 1\nlayers:\n  - {name: bn, type: batchnorm, dim: 4, "
+        "init: {num_batches_tracked: {scheme: constant, value: 16777216}}}\n")))
+    t = next(t for t in plan.tensors if t.name == "bn.num_batches_tracked")
+    assert make_tensor(t, 0) == 16777216 and make_tensor(t, 0).dtype == np.int64
