@@ -111,6 +111,7 @@ def _send(fd: int, kind: bytes, payload: bytes) -> None:
 def _collect(children: dict[int, int], progress: Callable[[int], None] | None) -> BaseException | None:
     """Read every worker's reports until all pipes close; the first error, if any."""
     bufs = {fd: bytearray() for fd in children.values()}
+    pids = {fd: pid for pid, fd in children.items()}
     error: BaseException | None = None
     while bufs:
         ready, _, _ = select.select(list(bufs), [], [], 0.2)  # a timed wait lets signals in
@@ -119,6 +120,13 @@ def _collect(children: dict[int, int], progress: Callable[[int], None] | None) -
             data = os.read(fd, 1 << 16)
             if not data:
                 del bufs[fd]
+                # A worker killed from outside (the OOM killer) may die holding the task
+                # lock, and the others would wait on it forever: stop them all.
+                _, status = os.waitpid(pids[fd], 0)  # its pipe closed: it is exiting
+                if os.WIFSIGNALED(status) and error is None:
+                    error = OutputError(f"a worker process ended abnormally ({_describe(status)}); "
+                                        "no output was written")
+                    _stop_others(children)
                 continue
             buf = bufs[fd]
             buf += data

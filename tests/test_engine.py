@@ -146,3 +146,36 @@ def test_an_error_in_a_worker_process_is_raised_in_the_caller():
 
     with pytest.raises(OutputError, match="no space left"):
         generate(TENSORS, 0, sink, threads=2, processes=True)
+
+
+def test_a_worker_killed_from_outside_stops_the_others(tmp_path):
+    """A worker killed by a signal (the OOM killer) may die holding the task lock: the
+    parent must notice its death and stop the others, not wait on them forever."""
+    import os as _os
+    import signal as _signal
+    import time as _time
+
+    from initgen import procs
+    from initgen.errors import OutputError
+    from initgen.plan import build_plan
+    from initgen.spec import load_spec
+
+    plan = build_plan(load_spec("t.yaml", text=(
+        "initgen: 1\nlayers:\n  - {name: w, type: tensor, shape: [4096, 1024], init: normal}\n")))
+    flag = tmp_path / "first"
+
+    def sink(t, start, values):  # runs in the forked workers
+        try:
+            fd = _os.open(flag, _os.O_CREAT | _os.O_EXCL)
+        except FileExistsError:
+            _time.sleep(120)  # the others hang, as behind a dead worker's lock
+        else:
+            _os.close(fd)
+            _os.kill(_os.getpid(), _signal.SIGKILL)
+
+    from initgen.engine import work_list
+
+    t0 = _time.monotonic()
+    with pytest.raises(OutputError, match=r"a worker process ended abnormally \(killed by SIGKILL"):
+        procs.run(work_list(plan.file_order()), plan.seed, sink, 2, None)
+    assert _time.monotonic() - t0 < 60
