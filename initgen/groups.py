@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .moments import Partial
 from .stats import HIST_BINS, TensorStats
 
 
@@ -34,20 +35,17 @@ def _same(values: list[object]) -> object:
 
 
 def aggregate(pat: str, members: list[TensorStats]) -> Group:
-    n = mean = m2 = 0.0
+    acc = Partial()  # moments merge as chunks of one tensor do: Chan's update
     zeros = 0.0
     lo, hi = math.inf, -math.inf
     for t in members:
         k = t.count - t.nan - t.inf
         if not k or t.mean is None or t.std is None:
             continue
-        d = t.mean - mean
-        total = n + k
-        mean += d * k / total
-        m2 += t.std * t.std * k + d * d * n * k / total
-        n = total
+        acc.merge(Partial(k, t.mean, t.std * t.std * k))
         zeros += (t.zero_fraction or 0.0) * k
         lo, hi = min(lo, t.min), max(hi, t.max)  # type: ignore[type-var]
+    n, mean, m2 = acc.n, acc.mean, acc.m2
     hist = None
     if n:
         counts = [0] * HIST_BINS
