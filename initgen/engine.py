@@ -28,6 +28,7 @@ import numpy as np
 from . import interrupt
 from .cpus import default_threads
 from .dtypes import DTYPES
+from .exactmath import Scratch
 from .plan import TensorPlan
 from .sampling import CHUNK, CHUNK_SAMPLERS, fill_chunk, work_dtype
 from .whole import WHOLE_SAMPLERS
@@ -45,21 +46,8 @@ def tasks(t: TensorPlan) -> Iterator[tuple[int, int]]:
         yield i, min(CHUNK, t.numel - start)
 
 
-class Buffers:
-    """One thread's reusable chunk buffers, one per dtype (work and output)."""
-
-    def __init__(self) -> None:
-        self.bufs: dict[str, np.ndarray] = {}
-
-    def get(self, dt: np.dtype, n: int) -> np.ndarray:
-        buf = self.bufs.get(dt.str + dt.name)
-        if buf is None:
-            buf = self.bufs[dt.str + dt.name] = np.empty(CHUNK, dtype=dt)
-        return buf[:n]
-
-
 def make_chunk(t: TensorPlan, seed: int, chunk: int, count: int,
-               buffers: Buffers | None = None) -> np.ndarray:
+               buffers: Scratch | None = None) -> np.ndarray:
     """Values of one task, flat, in the tensor's output dtype.
 
     With ``buffers`` the result is a view of a reused buffer, valid until the next
@@ -72,11 +60,11 @@ def make_chunk(t: TensorPlan, seed: int, chunk: int, count: int,
         return values if values.dtype == out else values.astype(out)
     if t.dist.kind not in CHUNK_SAMPLERS:
         raise AssertionError(f"no sampler for {t.dist.kind}")
-    work = buffers.get(wdt, count) if buffers else np.empty(count, dtype=wdt)
+    work = buffers.get("chunk", count, wdt) if buffers else np.empty(count, dtype=wdt)
     fill_chunk(t.dist.kind, t.dist.params, seed, t.name, chunk, work)
     if wdt == out:
         return work
-    res = buffers.get(out, count) if buffers else np.empty(count, dtype=out)
+    res = buffers.get("chunk", count, out) if buffers else np.empty(count, dtype=out)
     np.copyto(res, work, casting="unsafe")  # round to nearest even (ml_dtypes for bf16/fp8)
     return res
 
@@ -142,7 +130,7 @@ def _generate_unordered(tensors: list[TensorPlan], seed: int, sink: Sink, thread
     errors: list[BaseException] = []
 
     def worker() -> None:
-        buffers = Buffers()
+        buffers = Scratch()
         try:
             while not stop.is_set():
                 interrupt.check()

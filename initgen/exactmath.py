@@ -50,13 +50,14 @@ class Scratch:
     """Per-thread block buffers, reused for every block (no allocation per block)."""
 
     def __init__(self) -> None:
-        self.bufs: dict[tuple[str, str], np.ndarray] = {}
+        self.bufs: dict[tuple[str, str, str], np.ndarray] = {}
 
     def get(self, key: str, n: int, dt: type | np.dtype) -> np.ndarray:
         dt = np.dtype(dt)
-        buf = self.bufs.get((key, dt.str))
+        k = (key, dt.str, dt.name)  # a str alone may not tell ml_dtypes' void-backed types apart
+        buf = self.bufs.get(k)
         if buf is None or buf.size < n:
-            buf = self.bufs[(key, dt.str)] = np.empty(max(n, 1 << 16), dtype=dt)  # at least a block: few regrowths
+            buf = self.bufs[k] = np.empty(max(n, 1 << 16), dtype=dt)  # at least a block: few regrowths
         return buf[:n]
 
 

@@ -70,13 +70,14 @@ def run(work: list[tuple[Any, int, int, int]], seed: int, sink: Callable[..., No
 
 
 def _child(work: list, seed: int, sink: Callable[..., None], counter: Any, lock: Any, w: int) -> None:
-    from .engine import Buffers, make_chunk
+    from .engine import make_chunk
+    from .exactmath import Scratch
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     code = 0
     try:
-        buffers = Buffers()
+        buffers = Scratch()
         while True:
             with lock:
                 i = counter.value

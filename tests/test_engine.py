@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from initgen.dtypes import DTYPES
-from initgen.engine import Buffers, generate, make_chunk, make_tensor, tasks
+from initgen.engine import generate, make_chunk, make_tensor, tasks
+from initgen.exactmath import Scratch
 from initgen.plan import TensorPlan
 from initgen.sampling import CHUNK, sample_chunk
 from initgen.schemes import normal, uniform
@@ -87,7 +88,7 @@ def test_float64_is_made_in_float64_not_widened_from_float32():
 
 
 def test_reused_buffers_give_the_same_values_as_fresh_arrays():
-    b = Buffers()
+    b = Scratch()
     for t in TENSORS:
         for chunk, count in tasks(t):
             assert make_chunk(t, 4, chunk, count, b).tobytes() == make_chunk(t, 4, chunk, count).tobytes()
@@ -179,3 +180,4 @@ def test_a_worker_killed_from_outside_stops_the_others(tmp_path):
     with pytest.raises(OutputError, match=r"a worker process ended abnormally \(killed by SIGKILL"):
         procs.run(work_list(plan.file_order()), plan.seed, sink, 2, None)
     assert _time.monotonic() - t0 < 60
+
