@@ -180,4 +180,3 @@ def test_a_worker_killed_from_outside_stops_the_others(tmp_path):
     with pytest.raises(OutputError, match=r"a worker process ended abnormally \(killed by SIGKILL"):
         procs.run(work_list(plan.file_order()), plan.seed, sink, 2, None)
     assert _time.monotonic() - t0 < 60
-
