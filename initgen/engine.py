@@ -28,12 +28,14 @@ import numpy as np
 from . import interrupt
 from .cpus import default_threads
 from .dtypes import DTYPES
+from .behind import WriteBehind
 from .exactmath import Scratch
 from .plan import TensorPlan
 from .sampling import CHUNK, CHUNK_SAMPLERS, fill_chunk, work_dtype
 from .whole import WHOLE_SAMPLERS
 
 Sink = Callable[[TensorPlan, int, np.ndarray], None]
+Place = Callable[[TensorPlan, int], int]  # (tensor, first element) → wanted address residue
 Progress = Callable[[int], None]
 
 
@@ -47,11 +49,13 @@ def tasks(t: TensorPlan) -> Iterator[tuple[int, int]]:
 
 
 def make_chunk(t: TensorPlan, seed: int, chunk: int, count: int,
-               buffers: Scratch | None = None) -> np.ndarray:
+               buffers: Scratch | None = None, residue: int | None = None) -> np.ndarray:
     """Values of one task, flat, in the tensor's output dtype.
 
     With ``buffers`` the result is a view of a reused buffer, valid until the next
-    call with the same buffers; without, a fresh array.
+    call with the same buffers; without, a fresh array. With ``buffers`` and
+    ``residue``, a chunk's result starts at an address ≡ ``residue`` modulo
+    ``exactmath.PAGE`` (for direct I/O; whole-tensor results are not placed).
     """
     out = DTYPES[t.dtype].np
     wdt = work_dtype(out)
@@ -60,11 +64,13 @@ def make_chunk(t: TensorPlan, seed: int, chunk: int, count: int,
         return values if values.dtype == out else values.astype(out)
     if t.dist.kind not in CHUNK_SAMPLERS:
         raise AssertionError(f"no sampler for {t.dist.kind}")
-    work = buffers.get("chunk", count, wdt) if buffers else np.empty(count, dtype=wdt)
+    same = wdt == out
+    work = (buffers.get("chunk", count, wdt, residue if same else None) if buffers
+            else np.empty(count, dtype=wdt))
     fill_chunk(t.dist.kind, t.dist.params, seed, t.name, chunk, work)
-    if wdt == out:
+    if same:
         return work
-    res = buffers.get("chunk", count, out) if buffers else np.empty(count, dtype=out)
+    res = buffers.get("out", count, out, residue) if buffers else np.empty(count, dtype=out)
     np.copyto(res, work, casting="unsafe")  # round to nearest even (ml_dtypes for bf16/fp8)
     return res
 
@@ -101,7 +107,7 @@ def work_list(tensors: list[TensorPlan]) -> list[tuple[TensorPlan, int, int, int
 
 def generate(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int | None = None,
              progress: Progress | None = None, *, ordered: bool = False,
-             processes: bool = False) -> None:
+             processes: bool = False, place: Place | None = None) -> None:
     """Make every tensor and pass each chunk to ``sink(tensor, start, values)``.
 
     ``ordered=False``: ``sink`` is called from worker threads, in any order, with
@@ -110,6 +116,8 @@ def generate(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int | No
     (``procs.py``), for sinks whose only effect is on a file descriptor.
     ``ordered=True``: ``sink`` is called from this thread, for each tensor in
     element order.
+    ``place`` (unordered only): where in memory a chunk's values should start, as an
+    address residue (see ``make_chunk``); the sink's direct I/O needs it.
     """
     from . import procs
 
@@ -117,32 +125,36 @@ def generate(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int | No
     if ordered:
         _generate_ordered(tensors, seed, sink, threads, progress)
     elif processes and threads > 1 and procs.available():
-        procs.run(work_list(tensors), seed, sink, threads, progress)
+        procs.run(work_list(tensors), seed, sink, threads, progress, place)
     else:
-        _generate_unordered(tensors, seed, sink, threads, progress)
+        _generate_unordered(tensors, seed, sink, threads, progress, place)
 
 
 def _generate_unordered(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int,
-                        progress: Progress | None) -> None:
+                        progress: Progress | None, place: Place | None = None) -> None:
     work = iter(work_list(tensors))
     lock = threading.Lock()
     stop = threading.Event()
     errors: list[BaseException] = []
 
     def worker() -> None:
-        buffers = Scratch()
         try:
-            while not stop.is_set():
-                interrupt.check()
-                with lock:
-                    task = next(work, None)
-                if task is None:
-                    return
-                t, chunk, count, start = task
-                values = make_chunk(t, seed, chunk, count, buffers)
-                sink(t, start, values)
-                if progress:
-                    progress(values.nbytes)
+            writer = WriteBehind(sink, progress)  # chunk i is written while chunk i+1 is made
+            try:
+                while not stop.is_set():
+                    interrupt.check()
+                    with lock:
+                        task = next(work, None)
+                    if task is None:
+                        break
+                    t, chunk, count, start = task
+                    buffers = writer.buffers()
+                    values = make_chunk(t, seed, chunk, count, buffers, place(t, start) if place else None)
+                    writer.put(buffers, t, start, values)
+            except BaseException:
+                writer.abandon()
+                raise
+            writer.close()
         except BaseException as e:  # reported by the calling thread
             errors.append(e)
             stop.set()

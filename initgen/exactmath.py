@@ -46,19 +46,38 @@ def consts(dt: np.dtype) -> Consts:
     return F64 if dt == np.float64 else F32
 
 
+PAGE = 4096  # placement unit for Scratch.get(residue=...): io/direct.py's ALIGN
+
+
 class Scratch:
     """Per-thread block buffers, reused for every block (no allocation per block)."""
 
     def __init__(self) -> None:
         self.bufs: dict[tuple[str, str, str], np.ndarray] = {}
 
-    def get(self, key: str, n: int, dt: type | np.dtype) -> np.ndarray:
+    def get(self, key: str, n: int, dt: type | np.dtype, residue: int | None = None) -> np.ndarray:
+        """``n`` values of ``dt``; with ``residue``, placed so that the address of the
+        first one ≡ ``residue`` modulo :data:`PAGE` (a multiple of the itemsize), as
+        direct I/O at a file offset with that residue needs."""
         dt = np.dtype(dt)
+        if residue is not None:
+            return self._placed(key, n, dt, residue)
         k = (key, dt.str, dt.name)  # a str alone may not tell ml_dtypes' void-backed types apart
         buf = self.bufs.get(k)
         if buf is None or buf.size < n:
             buf = self.bufs[k] = np.empty(max(n, 1 << 16), dtype=dt)  # at least a block: few regrowths
         return buf[:n]
+
+    def _placed(self, key: str, n: int, dt: np.dtype, residue: int) -> np.ndarray:
+        if residue % dt.itemsize:
+            raise ValueError(f"residue {residue} is not a multiple of the itemsize {dt.itemsize}")
+        size = n * dt.itemsize
+        k = (key, "placed", "")
+        raw = self.bufs.get(k)
+        if raw is None or raw.size < size + PAGE:
+            raw = self.bufs[k] = np.empty(max(size, 1 << 18) + PAGE, dtype=np.uint8)
+        shift = (residue - raw.ctypes.data) % PAGE  # NumPy aligns raw to ≥ 16 bytes: a multiple of the itemsize
+        return raw[shift : shift + size].view(dt)
 
 
 _local = threading.local()

@@ -64,23 +64,26 @@ def _run(writer: SafetensorsWriter | HDF5Writer, tensors: list[TensorPlan], seed
 
     try:
         generate(tensors, seed, writer.write, threads, progress, ordered=writer.ordered,
-                 processes=getattr(writer, "forkable", False))
+                 processes=getattr(writer, "forkable", False), place=getattr(writer, "place", None))
     finally:
         writer.close()
 
 
 def write(plan: Plan, out: Path, *, fmt: str | None = None, force: bool = False,
           threads: int | None = None, progress: Callable[[int], None] | None = None,
-          max_shard_size: int | None = None, shard: tuple[int, int] | None = None) -> Path:
+          max_shard_size: int | None = None, shard: tuple[int, int] | None = None,
+          direct_io: bool = True) -> Path:
     """Make every tensor of ``plan`` into ``out`` (safetensors or HDF5), atomically.
 
     With ``max_shard_size`` (bytes), ``out`` is a directory that receives the shards
     and the index; ``shard=(k, n)`` makes only shard ``k`` of ``n`` (and the index).
+    ``direct_io``: write safetensors data with ``O_DIRECT`` where the file system
+    allows it (``io/direct.py``); the bytes are the same either way.
     """
     _check_platform()
     if max_shard_size is not None or shard is not None:
         return write_sharded(plan, out, max_shard_size, shard, force=force, threads=threads,
-                             progress=progress, fmt=fmt)
+                             progress=progress, fmt=fmt, direct_io=direct_io)
     from .io.atomic import Atomic
 
     kind = output_format(out, fmt)
@@ -92,7 +95,7 @@ def write(plan: Plan, out: Path, *, fmt: str | None = None, force: bool = False,
         if kind == "safetensors":
             from .io.safetensors import SafetensorsWriter
 
-            writer: SafetensorsWriter | HDF5Writer = SafetensorsWriter(tmp, tensors, meta)
+            writer: SafetensorsWriter | HDF5Writer = SafetensorsWriter(tmp, tensors, meta, direct_io)
         else:
             from .io.hdf5 import HDF5Writer
 
@@ -122,7 +125,7 @@ def sharded_nbytes(plan: Plan, max_shard_size: int | None, shard: tuple[int, int
 def write_sharded(plan: Plan, outdir: Path, max_shard_size: int | None,
                   shard: tuple[int, int] | None = None, *, force: bool = False,
                   threads: int | None = None, progress: Callable[[int], None] | None = None,
-                  fmt: str | None = None) -> Path:
+                  fmt: str | None = None, direct_io: bool = True) -> Path:
     """Shards of ``plan`` and ``model.safetensors.index.json`` into directory ``outdir``."""
     from .io.atomic import Atomic
     from .io.index import INDEX_NAME, Sharding, assign
@@ -173,7 +176,7 @@ def write_sharded(plan: Plan, outdir: Path, max_shard_size: int | None,
             for k in todo:
                 tensors = sharding.shards[k - 1]
                 tmp = atomic.tmp(outdir / names[k - 1])
-                writer = SafetensorsWriter(tmp, tensors, metadata(plan, tensors))
+                writer = SafetensorsWriter(tmp, tensors, metadata(plan, tensors), direct_io)
                 _run(writer, tensors, plan.seed, threads, progress)
             if write_index:
                 atomic.tmp(index_path).write_bytes(index)  # type: ignore[arg-type]

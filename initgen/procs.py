@@ -36,7 +36,7 @@ def available() -> bool:
 
 
 def run(work: list[tuple[Any, int, int, int]], seed: int, sink: Callable[..., None], workers: int,
-        progress: Callable[[int], None] | None) -> None:
+        progress: Callable[[int], None] | None, place: Callable[[Any, int], int] | None = None) -> None:
     """Make every task of ``work`` in ``workers`` forked processes."""
     import multiprocessing
 
@@ -52,7 +52,7 @@ def run(work: list[tuple[Any, int, int, int]], seed: int, sink: Callable[..., No
                 pid = os.fork()
             if pid == 0:  # pragma: no cover - runs in the child, which never returns
                 os.close(r)
-                _child(work, seed, sink, counter, lock, w)
+                _child(work, seed, sink, place, counter, lock, w)
             os.close(w)
             children[pid] = r
         error = _collect(children, progress)
@@ -69,25 +69,32 @@ def run(work: list[tuple[Any, int, int, int]], seed: int, sink: Callable[..., No
                               "no output was written")
 
 
-def _child(work: list, seed: int, sink: Callable[..., None], counter: Any, lock: Any, w: int) -> None:
+def _child(work: list, seed: int, sink: Callable[..., None], place: Callable[[Any, int], int] | None,
+           counter: Any, lock: Any, w: int) -> None:
+    from .behind import WriteBehind
     from .engine import make_chunk
-    from .exactmath import Scratch
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     code = 0
     try:
-        buffers = Scratch()
-        while True:
-            with lock:
-                i = counter.value
-                counter.value = i + 1
-            if i >= len(work):
-                break
-            t, chunk, count, start = work[i]
-            values = make_chunk(t, seed, chunk, count, buffers)
-            sink(t, start, values)
-            _send(w, b"P", struct.pack("<Q", values.nbytes))
+        # chunk i is written (and reported) by the writer thread while chunk i+1 is made
+        writer = WriteBehind(sink, lambda nbytes: _send(w, b"P", struct.pack("<Q", nbytes)))
+        try:
+            while True:
+                with lock:
+                    i = counter.value
+                    counter.value = i + 1
+                if i >= len(work):
+                    break
+                t, chunk, count, start = work[i]
+                buffers = writer.buffers()
+                values = make_chunk(t, seed, chunk, count, buffers, place(t, start) if place else None)
+                writer.put(buffers, t, start, values)
+        except BaseException:
+            writer.abandon()
+            raise
+        writer.close()
     except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
         try:
             payload = pickle.dumps(e)

@@ -4,7 +4,8 @@ The header is computed from the plan and written first; each chunk of values is
 then written at its offset with ``os.pwrite`` as soon as it is made, so the model is
 never whole in memory. Format: 8-byte little-endian header length, a JSON header
 (padded with spaces to a multiple of 8), then the tensors' bytes, back to back,
-in the plan's file order.
+in the plan's file order. Large chunks are written with direct I/O where the file
+system allows it (``direct.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from ..dtypes import DTYPES
 from ..plan import TensorPlan
 from .atomic import os_error
+from .direct import ALIGN, SplitWriter, open_direct, pwrite_all
 
 
 def build_header(tensors: list[TensorPlan], metadata: Mapping[str, str]) -> tuple[bytes, dict[str, int]]:
@@ -53,38 +55,41 @@ class SafetensorsWriter:
     ordered = False  # chunks land at their own offsets: the engine need not serialise them
     forkable = True  # write() only touches the descriptor, so forked workers may call it
 
-    def __init__(self, path: Path, tensors: list[TensorPlan], metadata: Mapping[str, str]) -> None:
+    def __init__(self, path: Path, tensors: list[TensorPlan], metadata: Mapping[str, str],
+                 direct: bool = True) -> None:
         self.path = path
         self.tensors = tensors
         header, self.offsets = build_header(tensors, metadata)
         self.size = len(header) + sum(t.nbytes for t in tensors)
         try:
-            self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         except OSError as e:
             raise os_error(path, e) from None
+        self.out = SplitWriter(fd, None)
         try:
             _check_space(path, self.size)
             # A sparse file of the final size, not posix_fallocate: on ext4, writing
             # into fallocated (unwritten) extents measured 2-5x slower than filling holes.
-            os.ftruncate(self.fd, self.size)
-            self._pwrite(header, 0)
+            os.ftruncate(fd, self.size)
+            pwrite_all(fd, memoryview(header), 0)
+            if direct:
+                self.out = SplitWriter(fd, open_direct(path))
         except OSError as e:
-            os.close(self.fd)
+            self.out.close()
             raise os_error(path, e) from None
+        # where the engine should place each chunk in memory, for direct I/O
+        self.place = self._residue if self.out.direct_fd is not None else None
 
-    def _pwrite(self, data: bytes | memoryview, offset: int) -> None:
-        view = memoryview(data)
-        while view.nbytes:
-            n = os.pwrite(self.fd, view, offset)
-            view, offset = view[n:], offset + n
+    def _residue(self, t: TensorPlan, start: int) -> int:
+        return (self.offsets[t.name] + start * DTYPES[t.dtype].itemsize) % ALIGN
 
     def write(self, t: TensorPlan, start: int, values: np.ndarray) -> None:
         """Write ``values`` (already in the tensor's dtype) at element ``start``."""
         offset = self.offsets[t.name] + start * values.dtype.itemsize
         try:
-            self._pwrite(memoryview(np.ascontiguousarray(values).view(np.uint8)), offset)
+            self.out.write(memoryview(np.ascontiguousarray(values).view(np.uint8)), offset)
         except OSError as e:
             raise os_error(self.path, e) from None
 
     def close(self) -> None:
-        os.close(self.fd)
+        self.out.close()

@@ -1,0 +1,87 @@
+"""Write-behind for one generating worker: chunk i is written while chunk i+1 is made.
+
+A direct-I/O write blocks its caller until the device has the bytes (a few
+milliseconds per 4 MiB chunk), and a buffered write spends that time copying into the
+page cache. Each worker (thread or forked process) therefore hands its chunks to one
+writer thread of its own and goes on generating into a second set of buffers. The
+writer spends its time in system calls that release the GIL, so the two overlap even
+in one process; two buffer sets bound the memory at two chunks per worker.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import interrupt
+from .exactmath import Scratch
+
+Sink = Callable[[Any, int, np.ndarray], None]
+
+
+class WriteBehind:
+    """``buffers()`` → make a chunk in them → ``put(...)``; ``close()`` at the end."""
+
+    def __init__(self, sink: Sink, done: Callable[[int], None] | None = None, depth: int = 2) -> None:
+        self.sink, self.done = sink, done
+        self.free: queue.Queue[Scratch] = queue.Queue()
+        for _ in range(depth):
+            self.free.put(Scratch())
+        self.todo: queue.Queue[tuple[Scratch, Any, int, np.ndarray] | None] = queue.Queue()
+        self.error: BaseException | None = None
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, name="initgen-writer", daemon=True)
+        self.thread.start()
+
+    def buffers(self) -> Scratch:
+        """A buffer set no pending write uses (waits for one)."""
+        while True:
+            self._raise()
+            try:
+                return self.free.get(timeout=0.2)
+            except queue.Empty:  # a timed wait lets signals in
+                interrupt.check()
+
+    def put(self, buffers: Scratch, t: Any, start: int, values: np.ndarray) -> None:
+        """Queue ``values`` (a view of ``buffers``) for ``sink(t, start, values)``."""
+        self._raise()
+        self.todo.put((buffers, t, start, values))
+
+    def close(self) -> None:
+        """Wait until every queued chunk is written; raise the writer's error, if any."""
+        self._join()
+        self._raise()
+
+    def abandon(self) -> None:
+        """Drop the queued chunks and wait for the write in progress: after this, the
+        writer touches nothing."""
+        self.stop = True
+        self._join()
+
+    def _join(self) -> None:
+        self.todo.put(None)
+        while self.thread.is_alive():
+            try:
+                self.thread.join()
+            except KeyboardInterrupt:  # still wait: the file must be quiet before cleanup
+                self.stop = True
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while (item := self.todo.get()) is not None:
+            buffers, t, start, values = item
+            if self.error is None and not self.stop:
+                try:
+                    self.sink(t, start, values)
+                    if self.done:
+                        self.done(values.nbytes)
+                except BaseException as e:  # noqa: BLE001 - raised in the worker by _raise
+                    self.error = e
+            self.free.put(buffers)
