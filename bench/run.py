@@ -5,7 +5,9 @@ in its own process and with the runs alternated so that drift hits all alike:
 
 * initgen make (normal), on all threads and on one;
 * the same model with U(±√3·0.02) weights (initgen, all threads);
-* (a) writing the same number of bytes of zeros to the same disk;
+* (a) writing the same number of bytes of zeros to the same disk, plainly (through
+  the page cache), and, for reference, with O_DIRECT as initgen writes;
+* initgen make with --no-direct-io (through the page cache), for reference;
 * (b) the sampling floor: Generator.standard_normal(dtype=float32) filling the same
   number of values in memory, on the same threads, no I/O;
 * (c) the naive script: NumPy normal per tensor into a dict + safetensors' save_file;
@@ -60,10 +62,10 @@ def child(kind: str, spec: str, sets: list[str], threads: int, out: str) -> tupl
 
     plan = _plan(spec, sets)
     t0 = time.perf_counter()
-    if kind == "initgen":
+    if kind in ("initgen", "initgen-buffered"):
         from initgen.make import write
 
-        write(plan, Path(out), threads=threads)
+        write(plan, Path(out), threads=threads, direct_io=kind == "initgen")
     elif kind == "no-io":  # the engine exactly as make runs it, chunks discarded: no disk
         from initgen.engine import generate
 
@@ -75,6 +77,17 @@ def child(kind: str, spec: str, sets: list[str], threads: int, out: str) -> tupl
         with open(out, "wb", buffering=0) as f:
             while left > 0:
                 left -= f.write(buf[: min(left, len(buf))])  # a view: no copy per write
+    elif kind == "zeros-direct":  # aligned 4 MiB writes with O_DIRECT, the tail plainly
+        import mmap
+
+        buf, left, pos = mmap.mmap(-1, 4 << 20), plan.nbytes, 0  # mmap: page-aligned
+        with open(out, "wb", buffering=0) as f:
+            fd = os.open(out, os.O_WRONLY | os.O_DIRECT)
+            while left >= 4096:
+                n = os.pwrite(fd, memoryview(buf)[: min(left, len(buf)) // 4096 * 4096], pos)
+                left, pos = left - n, pos + n
+            os.close(fd)
+            os.pwrite(f.fileno(), memoryview(buf)[:left], pos)
     elif kind == "floor":
         import threading
 
@@ -193,6 +206,8 @@ def main() -> None:
         "initgen normal, 1 thread": ("initgen", LLAMA, 1),
         f"initgen uniform, {n} threads": ("initgen", uni, n),
         "(a) zero-write, same bytes": ("zeros", LLAMA, 1),
+        "zero-write with O_DIRECT": ("zeros-direct", LLAMA, 1),
+        f"initgen normal, --no-direct-io, {n} threads": ("initgen-buffered", LLAMA, n),
         f"(b) sampling floor, {n} threads": ("floor", LLAMA, n),
     }
     if not args.no_naive:
@@ -230,6 +245,10 @@ def main() -> None:
         (f"normal, no I/O: 1 thread / {n} threads (speedup)",
          med["initgen normal, no I/O, 1 thread"] / med[f"initgen normal, no I/O, {n} threads"], "", None),
         ("normal / zero-write", normal / zeros, "", None),
+        ("normal / zero-write with O_DIRECT", normal / med["zero-write with O_DIRECT"], "", None),
+        ("uniform / zero-write with O_DIRECT", uniform / med["zero-write with O_DIRECT"], "", None),
+        ("normal --no-direct-io / max(zero-write, floor)",
+         med[f"initgen normal, --no-direct-io, {n} threads"] / max(zeros, floor), "", None),
         ("normal / floor", normal / floor, "", None),
     ]
     if not args.no_naive:
