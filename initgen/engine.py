@@ -7,10 +7,10 @@ are one task holding that tensor.
 
 Two ways to hand values to a writer:
 
-* unordered sinks (safetensors: ``os.pwrite`` at an offset) are called by the
-  worker that made the chunk, straight from its reusable buffer: generation on one
-  core overlaps the kernel copying the bytes of another, and memory is a few chunk
-  buffers per worker whatever the model size. For safetensors the workers are
+* unordered sinks (safetensors: ``os.pwrite`` at an offset) are called by a
+  writer thread of the worker that made the chunk, straight from its reusable
+  buffer, while the worker makes its next chunk (``behind.py``); memory is a few
+  chunk buffers per worker whatever the model size. For safetensors the workers are
   forked processes (``procs.py``: no GIL between them), else threads;
 * ordered sinks (HDF5) are called from the calling thread in task order, with a
   bounded window of chunks in flight.
@@ -26,9 +26,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from . import interrupt
+from .behind import WriteBehind
 from .cpus import default_threads
 from .dtypes import DTYPES
-from .behind import WriteBehind
 from .exactmath import Scratch
 from .plan import TensorPlan
 from .sampling import CHUNK, CHUNK_SAMPLERS, fill_chunk, work_dtype

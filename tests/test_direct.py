@@ -121,7 +121,7 @@ def test_direct_descriptor_really_is_direct(tmp_path: Path) -> None:
 def test_refused_at_open_falls_back(tmp_path: Path, reference: str, monkeypatch: pytest.MonkeyPatch) -> None:
     real = os.open
 
-    def no_direct(path, flags, *a):  # noqa: ANN001, ANN202
+    def no_direct(path, flags, *a):
         if flags & os.O_DIRECT:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         return real(path, flags, *a)
@@ -137,7 +137,7 @@ def test_refused_at_write_falls_back(tmp_path: Path, reference: str, monkeypatch
     real = os.pwrite
     refused = []
 
-    def einval_on_direct(fd, data, offset):  # noqa: ANN001, ANN202
+    def einval_on_direct(fd, data, offset):
         if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
             refused.append(offset)
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
@@ -157,7 +157,7 @@ def test_other_errors_on_the_direct_path_are_reported(tmp_path: Path, monkeypatc
 
     real = os.pwrite
 
-    def enospc_on_direct(fd, data, offset):  # noqa: ANN001, ANN202
+    def enospc_on_direct(fd, data, offset):
         if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(fd, data, offset)
@@ -216,7 +216,7 @@ def test_write_behind_never_reuses_a_buffer_being_written() -> None:
     t = tensor("w", (6 * 4096,))
     seen: list[bytes] = []
 
-    def slow_sink(_t, start, values):  # noqa: ANN001, ANN202
+    def slow_sink(_t, start, values):
         time.sleep(0.01)  # the worker gets ahead unless it waits for a free buffer set
         seen.append(values.tobytes())
 
@@ -231,7 +231,7 @@ def test_write_behind_never_reuses_a_buffer_being_written() -> None:
 def test_write_behind_raises_the_sinks_error_and_stops_writing() -> None:
     calls = []
 
-    def failing(_t, start, values):  # noqa: ANN001, ANN202
+    def failing(_t, start, values):
         calls.append(start)
         if start == 2:
             raise OSError(errno.EIO, "boom")
@@ -253,7 +253,7 @@ def test_write_behind_abandon_waits_for_the_write_in_progress() -> None:
     started, release = threading.Event(), threading.Event()
     done = []
 
-    def blocking(_t, start, values):  # noqa: ANN001, ANN202
+    def blocking(_t, start, values):
         started.set()
         release.wait(5)
         done.append(start)
