@@ -36,6 +36,7 @@ from .whole import WHOLE_SAMPLERS
 
 Sink = Callable[[TensorPlan, int, np.ndarray], None]
 Place = Callable[[TensorPlan, int], int]  # (tensor, first element) → wanted address residue
+Task = tuple[TensorPlan, int, int, int]  # (tensor, chunk index, value count, first element)
 Progress = Callable[[int], None]
 
 
@@ -85,7 +86,7 @@ def make_tensor(t: TensorPlan, seed: int) -> np.ndarray:
     return out.reshape(t.shape)
 
 
-def task_list(tensors: list[TensorPlan]) -> list[tuple[TensorPlan, int, int, int]]:
+def task_list(tensors: list[TensorPlan]) -> list[Task]:
     """Every task as (tensor, chunk, count, first element), in file order."""
     work = []
     for t in tensors:
@@ -96,13 +97,30 @@ def task_list(tensors: list[TensorPlan]) -> list[tuple[TensorPlan, int, int, int
     return work
 
 
-def work_list(tensors: list[TensorPlan]) -> list[tuple[TensorPlan, int, int, int]]:
+def work_list(tensors: list[TensorPlan]) -> list[Task]:
     """:func:`task_list`, whole tensors first.
 
     Whole-tensor tasks are slow and single-threaded; starting them first lets the
     other threads fill in with chunks instead of waiting on one at the end.
     """
     return sorted(task_list(tensors), key=lambda w: w[1] >= 0)
+
+
+def run_worker(next_task: Callable[[], Task | None], seed: int, sink: Sink,
+               done: Progress | None = None, place: Place | None = None) -> None:
+    """One worker's loop: make each task ``next_task()`` gives until None, while a
+    writer thread of its own passes the previous chunks to ``sink`` (then ``done``)."""
+    writer = WriteBehind(sink, done)
+    try:
+        while (task := next_task()) is not None:
+            t, chunk, count, start = task
+            buffers = writer.buffers()
+            values = make_chunk(t, seed, chunk, count, buffers, place(t, start) if place else None)
+            writer.put(buffers, t, start, values)
+    except BaseException:
+        writer.abandon()  # the writer touches nothing once this returns
+        raise
+    writer.close()
 
 
 def generate(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int | None = None,
@@ -137,24 +155,16 @@ def _generate_unordered(tensors: list[TensorPlan], seed: int, sink: Sink, thread
     stop = threading.Event()
     errors: list[BaseException] = []
 
+    def next_task() -> Task | None:
+        if stop.is_set():
+            return None
+        interrupt.check()
+        with lock:
+            return next(work, None)
+
     def worker() -> None:
         try:
-            writer = WriteBehind(sink, progress)  # chunk i is written while chunk i+1 is made
-            try:
-                while not stop.is_set():
-                    interrupt.check()
-                    with lock:
-                        task = next(work, None)
-                    if task is None:
-                        break
-                    t, chunk, count, start = task
-                    buffers = writer.buffers()
-                    values = make_chunk(t, seed, chunk, count, buffers, place(t, start) if place else None)
-                    writer.put(buffers, t, start, values)
-            except BaseException:
-                writer.abandon()
-                raise
-            writer.close()
+            run_worker(next_task, seed, sink, progress, place)
         except BaseException as e:  # reported by the calling thread
             errors.append(e)
             stop.set()

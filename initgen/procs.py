@@ -71,30 +71,21 @@ def run(work: list[tuple[Any, int, int, int]], seed: int, sink: Callable[..., No
 
 def _child(work: list, seed: int, sink: Callable[..., None], place: Callable[[Any, int], int] | None,
            counter: Any, lock: Any, w: int) -> None:
-    from .behind import WriteBehind
-    from .engine import make_chunk
+    from .engine import run_worker
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def next_task() -> Any:
+        with lock:
+            i = counter.value
+            counter.value = i + 1
+        return work[i] if i < len(work) else None
+
     code = 0
     try:
-        # chunk i is written (and reported) by the writer thread while chunk i+1 is made
-        writer = WriteBehind(sink, lambda nbytes: _send(w, b"P", struct.pack("<Q", nbytes)))
-        try:
-            while True:
-                with lock:
-                    i = counter.value
-                    counter.value = i + 1
-                if i >= len(work):
-                    break
-                t, chunk, count, start = work[i]
-                buffers = writer.buffers()
-                values = make_chunk(t, seed, chunk, count, buffers, place(t, start) if place else None)
-                writer.put(buffers, t, start, values)
-        except BaseException:
-            writer.abandon()
-            raise
-        writer.close()
+        # the worker's writer thread writes and reports each chunk while the next is made
+        run_worker(next_task, seed, sink, lambda nbytes: _send(w, b"P", struct.pack("<Q", nbytes)), place)
     except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
         try:
             payload = pickle.dumps(e)

@@ -133,20 +133,26 @@ def test_refused_at_open_falls_back(tmp_path: Path, reference: str, monkeypatch:
     assert sha(out) == reference
 
 
-def test_refused_at_write_falls_back(tmp_path: Path, reference: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = os.pwrite
-    refused = []
+def fail_direct_writes(monkeypatch: pytest.MonkeyPatch, path: Path, err: int) -> list[int]:
+    """Make every write through an O_DIRECT descriptor fail with ``err``; the offsets
+    tried are appended to the list returned."""
+    if not direct_supported(path.parent / "probe"):
+        pytest.skip("this file system refuses O_DIRECT")
+    real, tried = os.pwrite, []
 
-    def einval_on_direct(fd, data, offset):
+    def failing(fd, data, offset):
         if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
-            refused.append(offset)
-            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+            tried.append(offset)
+            raise OSError(err, os.strerror(err))
         return real(fd, data, offset)
 
-    monkeypatch.setattr(os, "pwrite", einval_on_direct)
+    monkeypatch.setattr(os, "pwrite", failing)
+    return tried
+
+
+def test_refused_at_write_falls_back(tmp_path: Path, reference: str, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "d.safetensors"
-    if not direct_supported(out.parent / "probe"):
-        pytest.skip("this file system refuses O_DIRECT")
+    refused = fail_direct_writes(monkeypatch, out, errno.EINVAL)
     w = write_file(out, direct_io=True)
     assert len(refused) == 1 and w.out.direct_fd is None and w.out.direct_bytes == 0
     assert sha(out) == reference
@@ -155,19 +161,11 @@ def test_refused_at_write_falls_back(tmp_path: Path, reference: str, monkeypatch
 def test_other_errors_on_the_direct_path_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from initgen.errors import OutputError
 
-    real = os.pwrite
-
-    def enospc_on_direct(fd, data, offset):
-        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(fd, data, offset)
-
-    monkeypatch.setattr(os, "pwrite", enospc_on_direct)
     out = tmp_path / "d.safetensors"
-    if not direct_supported(out.parent / "probe"):
-        pytest.skip("this file system refuses O_DIRECT")
+    tried = fail_direct_writes(monkeypatch, out, errno.ENOSPC)
     with pytest.raises(OutputError, match="d.safetensors: cannot write: no space left on the device"):
         write_file(out, direct_io=True)
+    assert tried
 
 
 def test_cli_no_direct_io_gives_the_same_file(tmp_path: Path) -> None:
