@@ -26,7 +26,12 @@ Sink = Callable[[Any, int, np.ndarray], None]
 
 
 class WriteBehind:
-    """``buffers()`` → make a chunk in them → ``put(...)``; ``close()`` at the end."""
+    """``buffers()`` → make a chunk in them → ``put(...)``; ``close()`` at the end.
+
+    Whole-tensor tasks return fresh arrays, not views of the buffer sets: call
+    :meth:`drain` before making one, so that a worker holds at most the one it makes
+    and the one being written.
+    """
 
     def __init__(self, sink: Sink, done: Callable[[int], None] | None = None, depth: int = 4) -> None:
         self.sink, self.done = sink, done
@@ -36,6 +41,7 @@ class WriteBehind:
         self.todo: queue.Queue[tuple[Scratch, Any, int, np.ndarray] | None] = queue.Queue()
         self.error: BaseException | None = None
         self.stop = False
+        self.finished = threading.Event()  # set when the writer will touch nothing more
         self.thread = threading.Thread(target=self._run, name="initgen-writer", daemon=True)
         self.thread.start()
 
@@ -53,6 +59,11 @@ class WriteBehind:
         self._raise()
         self.todo.put((buffers, t, start, values))
 
+    def drain(self) -> None:
+        """Wait until every queued chunk is written (and let go of)."""
+        self.todo.join()
+        self._raise()
+
     def close(self) -> None:
         """Wait until every queued chunk is written; raise the writer's error, if any."""
         self._join()
@@ -65,18 +76,22 @@ class WriteBehind:
         self._join()
 
     def _join(self) -> None:
-        self.todo.put(None)
-        while self.thread.is_alive():
-            try:
-                self.thread.join()
-            except KeyboardInterrupt:  # still wait: the file must be quiet before cleanup
-                self.stop = True
+        wait_all([self.finished], before=lambda: self.todo.put(None), meanwhile=self._stop)
+
+    def _stop(self) -> None:
+        self.stop = True
 
     def _raise(self) -> None:
         if self.error is not None:
             raise self.error
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self.finished.set()
+
+    def _loop(self) -> None:
         while (item := self.todo.get()) is not None:
             buffers, t, start, values = item
             if self.error is None and not self.stop:
@@ -86,4 +101,35 @@ class WriteBehind:
                         self.done(values.nbytes)
                 except BaseException as e:  # noqa: BLE001 - raised in the worker by _raise
                     self.error = e
+            del item, values  # a whole tensor must not stay alive while the next is awaited
             self.free.put(buffers)
+            self.todo.task_done()
+        self.todo.task_done()
+
+
+def wait_all(finished: list[threading.Event], before: Callable[[], None] | None = None,
+             meanwhile: Callable[[], None] | None = None) -> None:
+    """Wait until every event is set (each thread sets its own as it ends), whatever is
+    raised meanwhile (Ctrl-C, a SIGTERM's exception): the first such exception is
+    raised once they are, so no thread touches the output after the caller cleans up.
+    ``before`` runs first (and again after an interruption), ``meanwhile`` on each
+    interruption.
+
+    Events, not ``Thread.join``: on Python 3.11 a join interrupted by a signal
+    handler's exception can mark a running thread as ended, and later joins return
+    while it still writes."""
+    pending: BaseException | None = None
+    while True:
+        try:
+            if before:
+                before()
+            for ev in finished:
+                while not ev.wait(0.2):
+                    pass
+            break
+        except BaseException as e:  # noqa: BLE001 - re-raised below
+            pending = pending or e
+            if meanwhile:
+                meanwhile()
+    if pending is not None:
+        raise pending

@@ -26,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from . import interrupt
-from .behind import WriteBehind
+from .behind import WriteBehind, wait_all
 from .cpus import default_threads
 from .dtypes import DTYPES
 from .exactmath import Scratch
@@ -56,7 +56,7 @@ def make_chunk(t: TensorPlan, seed: int, chunk: int, count: int,
     With ``buffers`` the result is a view of a reused buffer, valid until the next
     call with the same buffers; without, a fresh array. With ``buffers`` and
     ``residue``, a chunk's result starts at an address ≡ ``residue`` modulo
-    ``exactmath.PAGE`` (for direct I/O; whole-tensor results are not placed).
+    ``exactmath.PLACE`` (for direct I/O; whole-tensor results are not placed).
     """
     out = DTYPES[t.dtype].np
     wdt = work_dtype(out)
@@ -115,12 +115,15 @@ def run_worker(next_task: Callable[[], Task | None], seed: int, sink: Sink,
         while (task := next_task()) is not None:
             t, chunk, count, start = task
             buffers = writer.buffers()
+            if chunk < 0:
+                writer.drain()  # a whole tensor: at most one other (being written) alive
             values = make_chunk(t, seed, chunk, count, buffers, place(t, start) if place else None)
             writer.put(buffers, t, start, values)
+            del values
+        writer.close()
     except BaseException:
         writer.abandon()  # the writer touches nothing once this returns
         raise
-    writer.close()
 
 
 def generate(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int | None = None,
@@ -162,39 +165,33 @@ def _generate_unordered(tensors: list[TensorPlan], seed: int, sink: Sink, thread
         with lock:
             return next(work, None)
 
-    def worker() -> None:
+    def worker(finished: threading.Event | None = None) -> None:
         try:
             run_worker(next_task, seed, sink, progress, place)
         except BaseException as e:  # reported by the calling thread
             errors.append(e)
             stop.set()
+        finally:
+            if finished:
+                finished.set()
 
     if threads == 1:
         worker()
     else:
-        pool = [threading.Thread(target=worker, name=f"initgen-{i}", daemon=True)
-                for i in range(threads)]
+        finished = [threading.Event() for _ in range(threads)]
+        pool = [threading.Thread(target=worker, args=(ev,), name=f"initgen-{i}", daemon=True)
+                for i, ev in enumerate(finished)]
         for th in pool:
             th.start()
         try:
-            for th in pool:
-                while th.is_alive():
-                    th.join(0.2)  # a timed wait lets Ctrl-C and SIGTERM in
+            for ev in finished:
+                while not ev.wait(0.2):  # a timed wait lets Ctrl-C and SIGTERM in
                     interrupt.check()
         finally:
             stop.set()
-            _join_all(pool)  # no worker may touch the file once we return
+            wait_all(finished)  # no worker may touch the file once we return; they stop within a chunk
     if errors:
         raise errors[0]
-
-
-def _join_all(pool: list[threading.Thread]) -> None:
-    for th in pool:
-        while th.is_alive():
-            try:
-                th.join()
-            except KeyboardInterrupt:  # a second Ctrl-C: still wait, workers stop within a chunk
-                continue
 
 
 def _generate_ordered(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int,

@@ -46,7 +46,10 @@ def consts(dt: np.dtype) -> Consts:
     return F64 if dt == np.float64 else F32
 
 
-PAGE = 4096  # placement unit for Scratch.get(residue=...): io/direct.py's ALIGN
+# Scratch.get(residue=...) places buffers modulo this: a multiple of every direct
+# I/O alignment io/direct.py uses (those over it turn direct I/O off). The slack
+# before a placed buffer is never touched, so it costs address space, not memory.
+PLACE = 1 << 20
 
 
 class Scratch:
@@ -57,7 +60,7 @@ class Scratch:
 
     def get(self, key: str, n: int, dt: type | np.dtype, residue: int | None = None) -> np.ndarray:
         """``n`` values of ``dt``; with ``residue``, placed so that the address of the
-        first one ≡ ``residue`` modulo :data:`PAGE` (a multiple of the itemsize), as
+        first one ≡ ``residue`` modulo :data:`PLACE` (a multiple of the itemsize), as
         direct I/O at a file offset with that residue needs."""
         dt = np.dtype(dt)
         if residue is not None:
@@ -74,9 +77,9 @@ class Scratch:
         size = n * dt.itemsize
         k = (key, "placed", "")
         raw = self.bufs.get(k)
-        if raw is None or raw.size < size + PAGE:
-            raw = self.bufs[k] = np.empty(max(size, 1 << 18) + PAGE, dtype=np.uint8)
-        shift = (residue - raw.ctypes.data) % PAGE  # NumPy aligns raw to ≥ 16 bytes: a multiple of the itemsize
+        if raw is None or raw.size < size + PLACE:
+            raw = self.bufs[k] = np.empty(max(size, 1 << 18) + PLACE, dtype=np.uint8)
+        shift = (residue - raw.ctypes.data) % PLACE  # NumPy aligns raw to ≥ 16 bytes: a multiple of the itemsize
         return raw[shift : shift + size].view(dt)
 
 

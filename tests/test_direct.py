@@ -19,7 +19,7 @@ from initgen.behind import WriteBehind
 from initgen.cli import main
 from initgen.dtypes import DTYPES
 from initgen.engine import generate, make_chunk, make_tensor, task_list
-from initgen.exactmath import PAGE, Scratch
+from initgen.exactmath import PLACE, Scratch
 from initgen.io import direct
 from initgen.io.safetensors import SafetensorsWriter, build_header
 from initgen.plan import TensorPlan
@@ -92,7 +92,34 @@ def test_direct_path_is_taken_for_large_chunks(tmp_path: Path, reference: str) -
     data = sum(t.nbytes for t in TENSORS)
     big = sum(t.nbytes for t in TENSORS if t.nbytes >= 2 * direct.MIN_DIRECT)
     # all but the partial pages at the ends of each chunk went through the direct descriptor
-    assert big - 2 * PAGE * len(task_list(TENSORS)) <= w.out.direct_bytes < data
+    assert big - 2 * w.out.align * len(task_list(TENSORS)) <= w.out.direct_bytes < data
+
+
+def test_forked_workers_write_direct(tmp_path: Path, reference: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default on Linux with 2+ threads: forked workers, each writing its chunks'
+    interiors through the inherited O_DIRECT descriptor (logged to a file, since the
+    counts stay in the children)."""
+    from initgen import procs
+
+    out = tmp_path / "d.safetensors"
+    if not procs.available() or not direct_supported(out):
+        pytest.skip("no forked workers or no O_DIRECT here")
+    log = os.open(tmp_path / "log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    real = os.pwrite
+
+    def logging_pwrite(fd, data, offset):
+        n = real(fd, data, offset)
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            os.write(log, f"{os.getpid()} {n}\n".encode())
+        return n
+
+    monkeypatch.setattr(os, "pwrite", logging_pwrite)
+    write_file(out, direct_io=True, threads=2)
+    os.close(log)
+    rows = [line.split() for line in (tmp_path / "log").read_text().splitlines()]
+    assert {pid for pid, _ in rows} - {str(os.getpid())} == {pid for pid, _ in rows}  # children only
+    assert sum(int(n) for _, n in rows) >= sum(t.nbytes for t in TENSORS) // 2
+    assert sha(out) == reference
 
 
 def test_unplaced_chunks_are_written_the_ordinary_way(tmp_path: Path, reference: str) -> None:
@@ -118,12 +145,14 @@ def test_direct_descriptor_really_is_direct(tmp_path: Path) -> None:
     assert w.out._fds == []
 
 
-def test_refused_at_open_falls_back(tmp_path: Path, reference: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("err", [errno.EINVAL, errno.EACCES])  # tmpfs; a umask-read-only new file
+def test_refused_at_open_falls_back(tmp_path: Path, reference: str, monkeypatch: pytest.MonkeyPatch,
+                                    err: int) -> None:
     real = os.open
 
     def no_direct(path, flags, *a):
         if flags & os.O_DIRECT:
-            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+            raise OSError(err, os.strerror(err))
         return real(path, flags, *a)
 
     monkeypatch.setattr(os, "open", no_direct)
@@ -192,7 +221,7 @@ def test_scratch_places_buffers_at_the_residue(dt: str) -> None:
     for residue in (0, size, 4096 - size, 8 * size, 2048):
         for n in (1, 1000, CHUNK):
             a = s.get("x", n, DTYPES[dt].np, residue)
-            assert a.ctypes.data % PAGE == residue and a.size == n and a.dtype == DTYPES[dt].np
+            assert a.ctypes.data % PLACE == residue and a.size == n and a.dtype == DTYPES[dt].np
     with pytest.raises(ValueError, match="not a multiple of the itemsize"):
         s.get("x", 10, np.float32, 2)
 
@@ -201,7 +230,7 @@ def test_placed_chunks_hold_the_same_values() -> None:
     t = TENSORS[1]
     for residue in (0, 4, 4092):
         placed = make_chunk(t, SEED, 0, CHUNK, Scratch(), residue)
-        assert placed.ctypes.data % PAGE == residue
+        assert placed.ctypes.data % PLACE == residue
         assert np.array_equal(placed, make_chunk(t, SEED, 0, CHUNK))
 
 
@@ -265,3 +294,69 @@ def test_write_behind_abandon_waits_for_the_write_in_progress() -> None:
     threading.Timer(0.05, release.set).start()
     wb.abandon()
     assert done == [0] and not wb.thread.is_alive()  # the queued second chunk was dropped
+
+
+@pytest.mark.parametrize("chunks", [4, 200])  # signal while closing / while waiting for buffers
+def test_a_signal_leaves_no_write_behind(chunks: int) -> None:
+    """An exception from a signal handler (as the CLI's SIGTERM handler raises) while the
+    worker waits must still leave the writer idle before run_worker returns: the caller
+    closes and removes the file next."""
+    import signal
+
+    from initgen.engine import run_worker
+
+    class Boom(BaseException):
+        pass
+
+    def handler(signum, frame):
+        raise Boom
+
+    returned = threading.Event()
+    late: list[int] = []
+
+    def slow(_t, start, values):
+        time.sleep(0.05)
+        if returned.is_set():
+            late.append(start)
+
+    t = tensor("w", (4096,))
+    todo = iter([(t, 0, 16, 16 * i) for i in range(chunks)])
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.07)
+    try:
+        with pytest.raises(Boom):
+            run_worker(lambda: next(todo, None), SEED, slow)
+    finally:
+        returned.set()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    time.sleep(0.2)
+    assert late == []
+
+
+def test_a_worker_holds_one_whole_tensor_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole-tensor results are fresh arrays, not buffer views: the worker must not
+    queue several of them behind a slow write."""
+    import weakref
+
+    from initgen import engine
+    from initgen.dists import Dist
+
+    alive: list[weakref.ref] = []
+    most = []
+    real = engine.make_chunk
+
+    def counting(t, seed, chunk, count, buffers=None, residue=None):
+        most.append(sum(r() is not None for r in alive))  # made earlier and still held
+        values = real(t, seed, chunk, count, buffers, residue)
+        if chunk < 0:
+            alive.append(weakref.ref(values))
+        return values
+
+    monkeypatch.setattr(engine, "make_chunk", counting)
+    whole = [tensor(f"q{i}", (64, 64), dist=Dist("orthogonal", {"gain": 1.0, "last_axis_out": False},
+                                                   0.0, 1 / 8)) for i in range(6)]
+    todo = iter([(t, c, n, 0) for t in whole for c, n in engine.tasks(t)])
+    assert all(c == -1 for _, c, _, _ in engine.task_list(whole))
+    engine.run_worker(lambda: next(todo, None), SEED, lambda t, s, v: time.sleep(0.03))
+    assert len(most) == 6 and max(most) == 0

@@ -21,7 +21,8 @@ import numpy as np
 from ..dtypes import DTYPES
 from ..plan import TensorPlan
 from .atomic import os_error
-from .direct import ALIGN, SplitWriter, open_direct, pwrite_all
+from ..exactmath import PLACE
+from .direct import SplitWriter, open_direct, pwrite_all
 
 
 def build_header(tensors: list[TensorPlan], metadata: Mapping[str, str]) -> tuple[bytes, dict[str, int]]:
@@ -74,14 +75,16 @@ class SafetensorsWriter:
             pwrite_all(fd, memoryview(header), 0)
             if direct:
                 self.out = SplitWriter(fd, open_direct(path))
-        except OSError as e:
+        except BaseException as e:  # Ctrl-C too: no descriptor is left open
             self.out.close()
-            raise os_error(path, e) from None
+            if isinstance(e, OSError):
+                raise os_error(path, e) from None
+            raise
         # where the engine should place each chunk in memory, for direct I/O
         self.place = self._residue if self.out.direct_fd is not None else None
 
     def _residue(self, t: TensorPlan, start: int) -> int:
-        return (self.offsets[t.name] + start * DTYPES[t.dtype].itemsize) % ALIGN
+        return (self.offsets[t.name] + start * DTYPES[t.dtype].itemsize) % PLACE
 
     def write(self, t: TensorPlan, start: int, values: np.ndarray) -> None:
         """Write ``values`` (already in the tensor's dtype) at element ``start``."""
