@@ -29,8 +29,7 @@ class WriteBehind:
     """``buffers()`` → make a chunk in them → ``put(...)``; ``close()`` at the end.
 
     Whole-tensor tasks return fresh arrays, not views of the buffer sets: call
-    :meth:`drain` before making one, so that a worker holds at most the one it makes
-    and the one being written.
+    :meth:`drain` before making one, so that a worker holds one at a time.
     """
 
     def __init__(self, sink: Sink, done: Callable[[int], None] | None = None, depth: int = 4) -> None:
