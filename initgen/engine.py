@@ -116,7 +116,7 @@ def run_worker(next_task: Callable[[], Task | None], seed: int, sink: Sink,
             t, chunk, count, start = task
             buffers = writer.buffers()
             if chunk < 0:
-                writer.drain()  # a whole tensor: at most one other (being written) alive
+                writer.drain()  # a whole tensor: the previous one is written and let go first
             values = make_chunk(t, seed, chunk, count, buffers, place(t, start) if place else None)
             writer.put(buffers, t, start, values)
             del values

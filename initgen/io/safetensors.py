@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from ..dtypes import DTYPES
+from ..exactmath import PLACE
 from ..plan import TensorPlan
 from .atomic import os_error
-from ..exactmath import PLACE
 from .direct import SplitWriter, open_direct, pwrite_all
 
 
