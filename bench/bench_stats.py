@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("--gb", type=float, default=1.5, help="file size in GB (default 1.5)")
     ap.add_argument("--repeat", type=int, default=2, help="runs per contender; the best is shown")
     args = ap.parse_args()
-    from initgen.stats import CHUNK_VALUES
+    from initgen.analyze.stats import CHUNK_VALUES
 
     tensors = max(1, round(args.gb * 1e9 / (ROWS * COLS * 4)))
     out = ROOT / "bench" / "out"

@@ -63,11 +63,11 @@ def child(kind: str, spec: str, sets: list[str], threads: int, out: str) -> tupl
     plan = _plan(spec, sets)
     t0 = time.perf_counter()
     if kind in ("initgen", "initgen-buffered"):
-        from initgen.make import write
+        from initgen.writers import write
 
         write(plan, Path(out), threads=threads, direct_io=kind == "initgen")
     elif kind == "no-io":  # the engine exactly as make runs it, chunks discarded: no disk
-        from initgen.engine import generate
+        from initgen.generate.engine import generate
 
         generate(plan.file_order(), plan.seed, lambda t, start, values: None, threads,
                  processes=threads > 1)
@@ -143,7 +143,7 @@ def sampler_rates() -> list[tuple[str, float]]:
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from initgen.sampling import CHUNK, fill_chunk
+    from initgen.generate.sampling import CHUNK, fill_chunk
 
     rows: list[tuple[str, float]] = []
     params = {"uniform": {"low": -1.0, "high": 1.0}, "normal": {"mean": 0.0, "std": 0.02},
@@ -193,7 +193,7 @@ def main() -> None:
     ap.add_argument("--no-naive", action="store_true", help="skip the naive script (the slowest run)")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from initgen.engine import default_threads
+    from initgen.generate.engine import default_threads
 
     OUT.mkdir(parents=True, exist_ok=True)
     sets = QUICK_SETS if args.quick else []

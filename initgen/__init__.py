@@ -1,35 +1,82 @@
 """initgen: correctly initialized weight files from an architecture spec.
 
-The library is usable without the CLI::
+The library is usable without the CLI, which is built on it::
 
-    from initgen import load_spec, build_plan, write, read_stats
-    plan = build_plan(load_spec("specs/mlp-mnist.yaml"))
-    write(plan, Path("w.safetensors"))
-    stats = read_stats("w.safetensors")
+    import initgen
+    plan = initgen.build_plan(initgen.load_spec("specs/mlp-mnist.yaml"))
+    initgen.write(plan, "w.safetensors")
+    stats = initgen.read_stats("w.safetensors")
 
-Heavy modules (NumPy, h5py, safetensors) are imported on first use.
+Names are imported on first use, so ``import initgen`` (and ``initgen --help``) stays
+fast; type checkers see the real signatures through the imports below.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import InitgenError, SpecError
 
 __version__ = "0.1.0"
 
-_API = {
+if TYPE_CHECKING:
+    from .analyze.diff import FileDiff
+    from .analyze.diff import diff_files as diff
+    from .analyze.stats import FileStats, TensorStats, read_stats
+    from .analyze.verify import Verified, verify
+    from .generate.tasks import make_tensor
+    from .plan import Plan, TensorPlan, build_plan, check_plan
+    from .spec import Spec, load_spec
+    from .writers import write
+
+_LAZY = {
     "load_spec": ("initgen.spec", "load_spec"),
+    "Spec": ("initgen.spec", "Spec"),
     "build_plan": ("initgen.plan", "build_plan"),
-    "write": ("initgen.make", "write"),
-    "read_stats": ("initgen.stats", "read_stats"),
-    "make_tensor": ("initgen.engine", "make_tensor"),
+    "check_plan": ("initgen.plan", "check_plan"),
+    "Plan": ("initgen.plan", "Plan"),
+    "TensorPlan": ("initgen.plan", "TensorPlan"),
+    "write": ("initgen.writers", "write"),
+    "make_tensor": ("initgen.generate.tasks", "make_tensor"),
+    "read_stats": ("initgen.analyze.stats", "read_stats"),
+    "FileStats": ("initgen.analyze.stats", "FileStats"),
+    "TensorStats": ("initgen.analyze.stats", "TensorStats"),
+    "verify": ("initgen.analyze.verify", "verify"),
+    "Verified": ("initgen.analyze.verify", "Verified"),
+    "diff": ("initgen.analyze.diff", "diff_files"),
+    "FileDiff": ("initgen.analyze.diff", "FileDiff"),
 }
-__all__ = [*_API, "__version__"]
+__all__ = [
+    "Spec",
+    "load_spec",
+    "Plan",
+    "TensorPlan",
+    "build_plan",
+    "check_plan",
+    "write",
+    "make_tensor",
+    "FileStats",
+    "TensorStats",
+    "read_stats",
+    "Verified",
+    "verify",
+    "FileDiff",
+    "diff",
+    "InitgenError",
+    "SpecError",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API:
-        import importlib
-
-        module, attr = _API[name]
-        return getattr(importlib.import_module(module), attr)
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value  # once imported, a plain attribute
+        return value
     raise AttributeError(f"module 'initgen' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

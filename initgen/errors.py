@@ -84,3 +84,13 @@ def one_of(allowed: Iterable[str]) -> str:
     if len(words) <= 1:
         return "".join(words)
     return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def all_of(words: Iterable[str]) -> str:
+    """Render words that are all needed, in order: "a, b and c".
+
+    >>> all_of(["in", "out"])
+    'in and out'
+    """
+    words = list(words)
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)

@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-FORMATS = ("table", "json", "markdown", "csv")
+from .units import format_bytes
 
 
 def fmt_num(v: Any) -> str:
@@ -17,14 +17,6 @@ def fmt_num(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1000
-    raise AssertionError
 
 
 def render(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
@@ -91,7 +83,7 @@ def sparkline(hist: dict[str, Any] | None, width: int = 16) -> str:
     return "".join(SPARK[0] if c == 0 else SPARK[1 + min(7, (c * 8 - 1) // top)] for c in merged)
 
 
-def _shape(shape: list[int]) -> str:
+def shape_text(shape: list[int]) -> str:
     return "×".join(map(str, shape)) or "scalar"
 
 
@@ -100,7 +92,7 @@ STATS_COLUMNS = ["tensor", "shape", "dtype", "mean", "std", "min", "max", "absma
 
 
 def _row(t: Any, fmt: str, members: int | None = None) -> list[Any]:
-    shape = _shape(t.shape) if members is None else f"{members} × {_shape(t.shape)}" \
+    shape = shape_text(t.shape) if members is None else f"{members} × {shape_text(t.shape)}" \
         if t.shape else f"{members} tensors"
     if fmt == "csv":
         return [t.name, shape, t.dtype, t.mean, t.std, t.min, t.max, t.absmax, t.zero_fraction,
@@ -127,25 +119,25 @@ def stats_view(fs: Any, fmt: str, *, groups: list[Any] | None = None,
                          "failures": [{"tensor": f.tensor, "reason": f.reason} for f in failures or []]}
     dtypes = ", ".join(f"{k}×{v}" for k, v in fs.dtypes().items())
     footer = [f"{len(fs.tensors)} tensors", f"{fs.params:,} params", dtypes, "", "", "", "",
-              "", "", "", human_bytes(fs.nbytes), "", ""]
-    return render(fs.file, STATS_COLUMNS, rows, fmt, _finite(data), footer)
+              "", "", "", format_bytes(fs.nbytes), "", ""]
+    return render(fs.file, STATS_COLUMNS, rows, fmt, finite_json(data), footer)
 
 
 def plan_view(plan: Any, fmt: str) -> str | None:
     cols = ["tensor", "shape", "dtype", "scheme", "fan_in", "fan_out", "expected std", "bytes"]
-    rows = [[t.name, _shape(list(t.shape)), t.dtype, t.scheme, t.fan_in, t.fan_out,
-             t.dist.std, human_bytes(t.nbytes)] for t in plan.tensors]
+    rows = [[t.name, shape_text(list(t.shape)), t.dtype, t.scheme, t.fan_in, t.fan_out,
+             t.dist.std, format_bytes(t.nbytes)] for t in plan.tensors]
     footer = [f"{len(plan.tensors)} tensors", f"{plan.params:,} params", "", "", "", "", "",
-              human_bytes(plan.nbytes)]
+              format_bytes(plan.nbytes)]
     return render(f"{plan.name} (seed {plan.seed})", cols, rows, fmt, plan.to_json(), footer)
 
 
-def _finite(obj: Any) -> Any:
+def finite_json(obj: Any) -> Any:
     """JSON has no NaN/Infinity: write them as strings "nan", "inf", "-inf"."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return str(obj)
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite_json(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_finite(v) for v in obj]
+        return [finite_json(v) for v in obj]
     return obj

@@ -37,7 +37,6 @@ def compare_init(spec: str, ours: dict, model) -> int:
     import math
 
     import torch
-
     from models import framework_state
 
     theirs = framework_state(model)
@@ -64,9 +63,8 @@ def compare_init(spec: str, ours: dict, model) -> int:
 
 def check(spec: str, out_dir: Path) -> str:
     import torch
-    from safetensors.torch import load_file
-
     from models import BUILDERS, INPUTS, SMALL_SETS, load, run
+    from safetensors.torch import load_file
 
     out = out_dir / f"{spec}.safetensors"
     sets = [arg for s in SMALL_SETS[spec] for arg in ("--set", s)]

@@ -34,7 +34,6 @@ def versions() -> dict[str, str]:
 
 def main() -> None:
     import torch
-
     from models import BUILDERS, KERAS, SMALL_SETS
 
     out_dir = ROOT / "tests" / "data" / "reference"

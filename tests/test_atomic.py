@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import every_family_spec
 
 from initgen.errors import OutputError
-from initgen.io.atomic import TMP_MARK
-from initgen.make import write
 from initgen.plan import build_plan
 from initgen.spec import load_spec
-from test_determinism import every_family_spec
+from initgen.writers import write
+from initgen.writers.atomic import TMP_MARK
 
 # 200 M values (800 MB): several seconds of work on one thread, so a signal sent as
 # soon as the temporary file appears lands mid-write.
@@ -75,7 +75,7 @@ def test_sigterm_mid_sharded_write_removes_the_new_directory(write_spec, tmp_pat
 
 
 def test_a_write_error_mid_file_leaves_nothing(write_spec, tmp_path, monkeypatch):
-    from initgen.io import safetensors
+    from initgen.writers import safetensors
 
     calls = []
     real = safetensors.SafetensorsWriter.write
@@ -121,7 +121,8 @@ def test_a_signal_whose_exception_was_lost_still_stops_the_write(write_spec, tmp
     """Python drops exceptions raised inside weakref callbacks and __del__; a signal
     landing there is only recorded. The write must still stop: between chunks, or at
     the latest before the finished file is renamed into place."""
-    from initgen import engine, interrupt
+    from initgen import interrupt
+    from initgen.generate import engine
 
     plan = build_plan(load_spec(write_spec(every_family_spec())))
     out = tmp_path / f"w{suffix}"
@@ -145,7 +146,7 @@ def test_a_signal_whose_exception_was_lost_still_stops_the_write(write_spec, tmp
 
 RAISE_IN_WEAKREF_CALLBACK = """
 import signal, sys, weakref
-from initgen import engine
+from initgen.generate import engine
 from initgen.cli import _on_signal, main
 
 real = engine.generate

@@ -8,8 +8,7 @@ import sys
 import time
 
 import pytest
-
-from conftest import SPECS
+from helpers import SPECS
 
 MLP = SPECS / "mlp-mnist.yaml"
 

@@ -31,7 +31,7 @@ def st(header: dict, data: bytes = b"") -> bytes:
 
 
 def initgen_meta(**overrides: str) -> dict:
-    from initgen.sampling import STREAM_VERSION
+    from initgen.generate.sampling import STREAM_VERSION
 
     return {"initgen.seed": "1", "initgen.tensors": "{}", "initgen.stream": STREAM_VERSION, **overrides}
 
@@ -76,7 +76,8 @@ ROWS: dict[str, tuple[list[str], dict, int, str]] = {
                           "error: --set hiden: the spec has no var 'hiden'; its vars: hidden; did you "
                           "mean 'hidden'?\n"),
     "bad --max-bytes": (["validate", "{d}/s.yaml", "--max-bytes", "lots"], {"s.yaml": MLP}, 2,
-                        "error: --max-bytes 'lots': expected a size such as 500GB, 2TiB or 1000000\n"),
+                        "error: --max-bytes 'lots': not a size; use bytes or a number with kB, MB, GB, TB, PB, "
+                        "KiB, MiB, GiB, TiB or PiB (e.g. 2GB)\n"),
     "over --max-bytes": (["validate", "{d}/s.yaml", "--max-bytes", "10"], {"s.yaml": MLP}, 2,
                          "error: {d}/s.yaml:4: layers[0]: the plan makes 40 B of tensors (the largest, "
                          "'fc.weight' [2, 4], is 32 B), over the limit of 10 B; if that is meant, raise "
@@ -101,8 +102,8 @@ ROWS: dict[str, tuple[list[str], dict, int, str]] = {
                                   "check the init parameters and fans, or use a wider dtype\n"),
     "bad --max-shard-size": (["make", "{d}/s.yaml", "-o", "{d}/out", "--max-shard-size", "big"],
                              {"s.yaml": MLP}, 2,
-                             "error: --max-shard-size: cannot read 'big' as a size; use bytes or a number "
-                             "with kB, MB, GB, KiB, MiB or GiB (e.g. 2GB)\n"),
+                             "error: --max-shard-size 'big': not a size; use bytes or a number with kB, MB, "
+                             "GB, TB, PB, KiB, MiB, GiB, TiB or PiB (e.g. 2GB)\n"),
     "--shard without size": (["make", "{d}/s.yaml", "-o", "{d}/out", "--shard", "1/2"], {"s.yaml": MLP}, 2,
                              "error: --shard needs --max-shard-size: the shard boundaries depend on it\n"),
     "bad --shard": (["make", "{d}/s.yaml", "-o", "{d}/out", "--max-shard-size", "1KB", "--shard", "3/2"],

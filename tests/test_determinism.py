@@ -3,57 +3,20 @@ for one tensor made alone. The spec uses every scheme family and every dtype."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import LAYERS, every_family_spec, raw_tensors, sha
 
 from initgen.dtypes import DTYPES
-from initgen.engine import make_tensor
-from initgen.make import write
+from initgen.generate.tasks import make_tensor
 from initgen.plan import build_plan
 from initgen.spec import load_spec
-
-# normal, uniform, truncated normal, orthogonal, sparse, constants, and every dtype;
-# emb.weight spans two chunks (the second one partial).
-LAYERS = [
-    "{name: emb, type: embedding, num: 2100, dim: 600, init: {scheme: normal, std: 0.02}}",
-    "{name: u, type: dense, in: 40, out: 37, init: {scheme: uniform, low: -0.1, high: 0.1}}",
-    "{name: t, type: dense, in: 64, out: 33, init: {scheme: truncated_normal, std: 0.5, a: -0.4, b: 0.6}}",
-    "{name: o, type: dense, in: 24, out: 20, init: orthogonal}",
-    "{name: s, type: dense, in: 30, out: 25, init: {scheme: sparse, sparsity: 0.3}}",
-    "{name: h, type: dense, in: 50, out: 20, activation: relu, dtype: float16}",
-    "{name: b, type: dense, in: 20, out: 10, init: glorot_uniform, dtype: bfloat16}",
-    "{name: e4, type: dense, in: 20, out: 10, init: he_uniform, dtype: float8_e4m3fn}",
-    "{name: e5, type: dense, in: 20, out: 10, dtype: float8_e5m2}",
-    "{name: d, type: dense, in: 20, out: 10, init: {scheme: truncated_normal, std: 0.1}, dtype: float64}",
-]
-
-
-def every_family_spec(layers: list[str] = LAYERS) -> str:
-    body = "".join(f"  - {line}\n" for line in layers)
-    return f"initgen: 1\nname: every-family\nseed: 7\ndtype: float32\nlayout: torch\nlayers:\n{body}"
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def raw_tensors(path: Path) -> dict[str, tuple[str, bytes]]:
-    """Each tensor's (safetensors dtype, raw bytes), read independently of initgen."""
-    data = path.read_bytes()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    header.pop("__metadata__", None)
-    base = 8 + n
-    return {k: (v["dtype"], data[base + v["data_offsets"][0] : base + v["data_offsets"][1]])
-            for k, v in header.items()}
+from initgen.writers import write
 
 
 @pytest.fixture
@@ -115,7 +78,7 @@ MACHINES = {
 _CHILD = """
 import hashlib, sys
 from pathlib import Path
-from initgen.make import write
+from initgen.writers import write
 from initgen.plan import build_plan
 from initgen.spec import load_spec
 plan = build_plan(load_spec(sys.argv[1]))

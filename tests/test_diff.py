@@ -8,9 +8,8 @@ import json
 import ml_dtypes
 import numpy as np
 import pytest
+from helpers import SPECS
 from safetensors.numpy import save_file
-
-from conftest import SPECS
 
 
 @pytest.fixture

@@ -15,16 +15,17 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from initgen.behind import WriteBehind
 from initgen.cli import main
 from initgen.dtypes import DTYPES
-from initgen.engine import generate, make_chunk, make_tensor, task_list
-from initgen.exactmath import PLACE, Scratch
-from initgen.io import direct
-from initgen.io.safetensors import SafetensorsWriter, build_header
+from initgen.generate.engine import generate
+from initgen.generate.exactmath import PLACE, Scratch
+from initgen.generate.sampling import CHUNK
+from initgen.generate.tasks import make_chunk, make_tensor, task_list
+from initgen.generate.worker import WriteBehind
 from initgen.plan import TensorPlan
-from initgen.sampling import CHUNK
 from initgen.schemes import normal, uniform
+from initgen.writers import direct
+from initgen.writers.safetensors import SafetensorsWriter, build_header
 
 
 def tensor(name: str, shape: tuple[int, ...], dtype: str = "float32", dist=None) -> TensorPlan:
@@ -99,7 +100,7 @@ def test_forked_workers_write_direct(tmp_path: Path, reference: str, monkeypatch
     """The default on Linux with 2+ threads: forked workers, each writing its chunks'
     interiors through the inherited O_DIRECT descriptor (logged to a file, since the
     counts stay in the children)."""
-    from initgen import procs
+    from initgen.generate import processes as procs
 
     out = tmp_path / "d.safetensors"
     if not procs.available() or not direct_supported(out):
@@ -303,7 +304,7 @@ def test_a_signal_leaves_no_write_behind(chunks: int) -> None:
     closes and removes the file next."""
     import signal
 
-    from initgen.engine import run_worker
+    from initgen.generate.worker import run_worker
 
     class Boom(BaseException):
         pass
@@ -339,12 +340,12 @@ def test_a_worker_holds_one_whole_tensor_at_a_time(monkeypatch: pytest.MonkeyPat
     queue several of them behind a slow write."""
     import weakref
 
-    from initgen import engine
-    from initgen.dists import Dist
+    from initgen.generate import tasks, worker
+    from initgen.schemes.dists import Dist
 
     alive: list[weakref.ref] = []
     most = []
-    real = engine.make_chunk
+    real = worker.make_chunk
 
     def counting(t, seed, chunk, count, buffers=None, residue=None):
         most.append(sum(r() is not None for r in alive))  # made earlier and still held
@@ -353,10 +354,10 @@ def test_a_worker_holds_one_whole_tensor_at_a_time(monkeypatch: pytest.MonkeyPat
             alive.append(weakref.ref(values))
         return values
 
-    monkeypatch.setattr(engine, "make_chunk", counting)
+    monkeypatch.setattr(worker, "make_chunk", counting)
     whole = [tensor(f"q{i}", (64, 64), dist=Dist("orthogonal", {"gain": 1.0, "last_axis_out": False},
                                                    0.0, 1 / 8)) for i in range(6)]
-    todo = iter([(t, c, n, 0) for t in whole for c, n in engine.tasks(t)])
-    assert all(c == -1 for _, c, _, _ in engine.task_list(whole))
-    engine.run_worker(lambda: next(todo, None), SEED, lambda t, s, v: time.sleep(0.03))
+    todo = iter([(t, c, n, 0) for t in whole for c, n in tasks.tasks(t)])
+    assert all(c == -1 for _, c, _, _ in tasks.task_list(whole))
+    worker.run_worker(lambda: next(todo, None), SEED, lambda t, s, v: time.sleep(0.03))
     assert len(most) == 6 and max(most) == 0

@@ -9,12 +9,14 @@ import tracemalloc
 import ml_dtypes
 import numpy as np
 import pytest
+from helpers import sample_chunk
 
 from initgen.dtypes import DTYPES
-from initgen.engine import generate, make_chunk, make_tensor, tasks
-from initgen.exactmath import Scratch
+from initgen.generate.engine import generate
+from initgen.generate.exactmath import Scratch
+from initgen.generate.sampling import CHUNK
+from initgen.generate.tasks import make_chunk, make_tensor, tasks
 from initgen.plan import TensorPlan
-from initgen.sampling import CHUNK, sample_chunk
 from initgen.schemes import normal, uniform
 
 
@@ -109,7 +111,7 @@ def test_memory_stays_bounded_by_the_chunks_in_flight():
 def test_forked_workers_write_every_byte_and_report_progress(tmp_path):
     import os
 
-    from initgen.io.safetensors import SafetensorsWriter
+    from initgen.writers.safetensors import SafetensorsWriter
 
     path = tmp_path / "w.safetensors"
     writer = SafetensorsWriter(path, TENSORS, {})
@@ -156,8 +158,8 @@ def test_a_worker_killed_from_outside_stops_the_others(tmp_path):
     import signal as _signal
     import time as _time
 
-    from initgen import procs
     from initgen.errors import OutputError
+    from initgen.generate import processes as procs
     from initgen.plan import build_plan
     from initgen.spec import load_spec
 
@@ -174,7 +176,7 @@ def test_a_worker_killed_from_outside_stops_the_others(tmp_path):
             _os.close(fd)
             _os.kill(_os.getpid(), _signal.SIGKILL)
 
-    from initgen.engine import work_list
+    from initgen.generate.tasks import work_list
 
     t0 = _time.monotonic()
     with pytest.raises(OutputError, match=r"a worker process ended abnormally \(killed by SIGKILL"):

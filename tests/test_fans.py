@@ -12,8 +12,17 @@ import math
 
 import pytest
 
-from initgen.fans import (FAN_CONVENTIONS, Fans, compute_fans, conv_fans, conv_transpose_fans,
-                          conv_transpose_shape, dense_fans, embedding_fans, layout_fans)
+from initgen.schemes.fans import (
+    FAN_CONVENTIONS,
+    Fans,
+    compute_fans,
+    conv_fans,
+    conv_transpose_fans,
+    conv_transpose_shape,
+    dense_fans,
+    embedding_fans,
+    layout_fans,
+)
 
 
 def torch_rule(shape: tuple[int, ...]) -> tuple[int, int]:

@@ -16,8 +16,8 @@ to tensor bytes.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -81,7 +81,7 @@ def run_cli(args: list[str]) -> tuple[int, str]:
 @contextmanager
 def probe_limit(seconds: float) -> Iterator[None]:
     """A shorter wait for the HDF5 probe, so a looping file costs the fuzzer 2 s, not 10."""
-    from initgen import limits
+    from initgen.readers import probe as limits
 
     saved, limits.HDF5_PROBE_SECONDS = limits.HDF5_PROBE_SECONDS, seconds
     try:
@@ -325,8 +325,8 @@ def test_hdf5_probe(fault: str, message: str | None, monkeypatch: pytest.MonkeyP
     import signal
     import time
 
-    from initgen import limits
     from initgen.errors import FileFormatError
+    from initgen.readers import probe as limits
 
     path = tmp_path / "w.h5"
     path.write_bytes(FILES["h5"])

@@ -65,9 +65,9 @@ GOLDEN_H5 = {
 
 
 def _make(tmp: Path, dtype: str, ext: str, monkeypatch_version) -> Path:
-    from initgen.make import write
     from initgen.plan import build_plan
     from initgen.spec import load_spec
+    from initgen.writers import write
 
     src = tmp / "golden.yaml"
     src.write_text(SPEC)
@@ -116,9 +116,9 @@ def current(tmp: Path, set_version) -> tuple[dict, dict]:
 
 @pytest.fixture
 def set_version(monkeypatch):
-    import initgen.make
+    import initgen.writers.single
 
-    return lambda: monkeypatch.setattr(initgen.make, "__version__", "golden")
+    return lambda: monkeypatch.setattr(initgen.writers.single, "__version__", "golden")
 
 
 @pytest.mark.parametrize("dtype", DTYPE_NAMES)
@@ -142,10 +142,10 @@ def test_hdf5_output_is_pinned(tmp_path, set_version, dtype):
 if __name__ == "__main__":  # print fresh GOLDEN tables: python tests/test_golden.py
     import tempfile
 
-    import initgen.make
+    import initgen.writers.single
 
     sys.path.insert(0, str(Path(__file__).parent))
-    initgen.make.__version__ = "golden"  # type: ignore[attr-defined]
+    initgen.writers.single.__version__ = "golden"  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory() as d:
         st, h5 = current(Path(d), lambda: None)
     print("GOLDEN = {")

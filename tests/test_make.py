@@ -8,10 +8,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from safetensors.numpy import load_file
+from helpers import SPECS
 from safetensors import safe_open
-
-from conftest import SPECS
+from safetensors.numpy import load_file
 
 MLP = SPECS / "mlp-mnist.yaml"
 EXPECTED_SHAPES = {

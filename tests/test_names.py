@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from initgen.cli import main
 from initgen.errors import SpecError, UsageError
-from initgen.limits import check_hdf5_names, hdf5_name_problem, name_problem
-from initgen.plan import build_plan
+from initgen.plan import build_plan, name_problem
 from initgen.spec import load_spec
+from initgen.writers.targets import check_hdf5_names, hdf5_name_problem
 
 
 def spec_text(layers: str) -> str:
@@ -116,7 +116,7 @@ def test_metadata_key_is_not_a_tensor_name(tmp_path: Path) -> None:
 
 
 def test_library_write_checks_names_too(tmp_path: Path) -> None:
-    from initgen.make import write
+    from initgen.writers import write
 
     plan = plan_of("  - {name: a, type: tensor, shape: [2]}\n  - {name: a.b, type: tensor, shape: [2]}\n")
     with pytest.raises(UsageError, match="both a dataset and the group"):

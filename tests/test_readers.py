@@ -10,13 +10,12 @@ import h5py
 import ml_dtypes
 import numpy as np
 import pytest
+from helpers import assert_matches, reference
 from safetensors.numpy import save_file
 
-from initgen.io import h5reader
-from initgen.io.readers import open_weights
-from initgen.stats import read_stats
-
-from test_stats import assert_matches, reference
+from initgen.analyze.stats import read_stats
+from initgen.readers import hdf5 as h5reader
+from initgen.readers import open_weights
 
 
 def stats_by_name(path) -> dict:
@@ -77,7 +76,7 @@ def test_narrow_floats_stored_as_raw_bits_in_hdf5(tmp_path, dtype):
 
 
 def test_initgen_hdf5_and_safetensors_give_the_same_stats(cli, tmp_path):
-    from conftest import SPECS
+    from helpers import SPECS
 
     for dtype in ("bfloat16", "float8_e4m3fn"):
         st, h5 = tmp_path / f"{dtype}.safetensors", tmp_path / f"{dtype}.h5"

@@ -9,8 +9,9 @@ import struct
 
 import numpy as np
 import pytest
+from helpers import sample_chunk
 
-from initgen.sampling import BLOCK, CHUNK, fill_chunk, name_words, sample_chunk
+from initgen.generate.sampling import BLOCK, CHUNK, fill_chunk, name_words
 
 N = 1 << 20  # values per statistical test: one chunk
 

@@ -15,13 +15,19 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from initgen.engine import make_tensor
 from initgen.errors import SpecError
-from initgen.fans import (Fans, compute_fans, conv_transpose_fans, conv_transpose_shape,
-                          embedding_fans, layout_fans)
-from initgen.gains import gain
+from initgen.generate.tasks import make_tensor
 from initgen.plan import TensorPlan
 from initgen.schemes import ALIASES, ALL_NAMES, SCHEMES, Context, get_scheme
+from initgen.schemes.fans import (
+    Fans,
+    compute_fans,
+    conv_transpose_fans,
+    conv_transpose_shape,
+    embedding_fans,
+    layout_fans,
+)
+from initgen.schemes.gains import gain
 
 TRUNC_STD_2 = 0.87962566103423978  # checked below against a numerical integral
 

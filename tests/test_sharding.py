@@ -7,12 +7,19 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import every_family_spec, raw_tensors, sha
 
+from initgen import units
+from initgen.checkpoint import INDEX_NAME, shard_name
 from initgen.errors import UsageError
-from initgen.io.index import INDEX_NAME, Sharding, assign, parse_shard, parse_size, shard_name
 from initgen.plan import build_plan
 from initgen.spec import load_spec
-from test_determinism import every_family_spec, raw_tensors, sha
+from initgen.writers.sharding import Sharding, assign, parse_shard
+
+
+def parse_size(text: str) -> int:
+    return units.parse_size(text, "--max-shard-size", positive=True)
+
 
 # Transformers' convert_file_size_to_int: decimal kB/MB/GB, binary KiB/MiB/GiB.
 SIZES = [("2GB", 2 * 10**9), ("500MB", 500 * 10**6), ("10kB", 10_000), ("1000", 1000),
@@ -143,7 +150,7 @@ def test_a_new_sharding_replaces_the_whole_checkpoint_with_force(cli, tmp_path):
     """Old files of another sharding would be loaded instead of the new ones
     (Transformers reads model.safetensors before an index): refused without --force,
     removed with it once the new checkpoint is complete."""
-    from conftest import SPECS
+    from helpers import SPECS
 
     out = tmp_path / "ckpt"
     spec = SPECS / "mlp-mnist.yaml"
@@ -162,7 +169,5 @@ def test_a_new_sharding_replaces_the_whole_checkpoint_with_force(cli, tmp_path):
 
 
 def test_shard_sizes_are_read_exactly():
-    from initgen.io.index import parse_size
-
     assert parse_size("1.001KB") == 1001  # float arithmetic would give 1000
     assert parse_size("2GiB") == 2 * 1024**3 and parse_size("0.5PB") == 5 * 10**14

@@ -36,7 +36,7 @@ CASES = [
      "s.yaml:4: layers[0].init: unknown scheme 'he_normall'; did you mean 'he_normal'?"),
     ('missing_field',
      HEAD + '  - {name: fc, type: dense, in: 4}\n',
-     "s.yaml:4: layers[0]: missing key 'out' for a dense layer; it needs in or out"),
+     "s.yaml:4: layers[0]: missing key 'out' for a dense layer; it needs in and out"),
     ('missing_type',
      HEAD + '  - {name: fc, in: 4}\n',
      "s.yaml:4: layers[0]: missing key 'type'; one of attention, batchnorm, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, dense, embedding, gru, layernorm, lstm, rmsnorm, rnn or tensor"),

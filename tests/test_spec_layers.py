@@ -9,11 +9,11 @@ import math
 import numpy as np
 import pytest
 
-from initgen.engine import make_tensor
 from initgen.errors import SpecError
+from initgen.generate.tasks import make_tensor
+from initgen.layers import LAYER_TYPES
 from initgen.plan import build_plan
 from initgen.spec import load_spec
-from initgen.spec.layers import LAYER_TYPES
 
 
 def plan_of(layer: str, head: str = "") -> dict:

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from initgen.spec.layers import BOOL, CHOICE, DIM, LAYER_TYPES
-from initgen.spec.model import BLOCK_KEYS, LAYER_KEYS, TOP_KEYS, WEIGHT_DTYPES
+from initgen.dtypes import WEIGHT_DTYPES
+from initgen.layers import BOOL, CHOICE, DIM, LAYER_TYPES
+from initgen.spec.model import BLOCK_KEYS, LAYER_KEYS, TOP_KEYS
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_block_keys(schema):
 
 
 def test_docs_list_every_layer_type_and_key():
-    from conftest import ROOT
+    from helpers import ROOT
 
     doc = (ROOT / "docs" / "spec.md").read_text()
     rows = {line.split("|")[1].strip(): line for line in doc.splitlines() if line.startswith("| `")}

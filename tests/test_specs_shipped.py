@@ -10,11 +10,10 @@ import struct
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, SPECS
 
 from initgen.plan import build_plan
 from initgen.spec import load_spec, parse_overrides
-
-from conftest import ROOT, SPECS
 
 REFERENCE = ROOT / "tests" / "data" / "reference"
 SHIPPED = sorted(p.stem for p in SPECS.glob("*.yaml"))

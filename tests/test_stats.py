@@ -9,10 +9,11 @@ import math
 import ml_dtypes
 import numpy as np
 import pytest
+from helpers import assert_matches, reference
 from safetensors.numpy import save_file
 
-from initgen import moments as moments_mod
-from initgen import stats as stats_mod
+from initgen.analyze import moments as moments_mod
+from initgen.analyze import stats as stats_mod
 
 # Every dtype the safetensors format defines: (NumPy dtype, a generator of test values).
 DTYPES = {
@@ -32,40 +33,6 @@ DTYPES = {
     "uint8": (np.uint8, lambda r, n: r.integers(0, 256, n)),
     "bool": (np.bool_, lambda r, n: r.random(n) < 0.3),
 }
-
-
-def reference(a: np.ndarray) -> dict:
-    """The statistics, computed the plain way: whole array, float64, NumPy reductions."""
-    x = np.asarray(a, dtype=np.float64).reshape(-1)
-    fin = x[np.isfinite(x)]
-    out = {"count": x.size, "nan": int(np.isnan(x).sum()), "inf": int(np.isinf(x).sum())}
-    if fin.size:
-        lo, hi = fin.min(), fin.max()
-        bins = stats_mod.HIST_BINS
-        if lo < hi:
-            counts = np.histogram(fin, bins=bins, range=(lo, hi))[0]
-        else:  # documented: a single value fills the middle bin
-            counts = np.bincount([bins // 2], minlength=bins) * fin.size
-        out.update(mean=fin.mean(), std=fin.std(), min=lo, max=hi, absmax=np.abs(fin).max(),
-                   zero_fraction=np.count_nonzero(fin == 0) / fin.size, counts=counts)
-    return out
-
-
-def assert_matches(t: dict, ref: dict) -> None:
-    """Exact for counts, min, max; mean and std to float64 rounding of a sum of n terms."""
-    assert t["count"] == ref["count"] and t["nan"] == ref["nan"] and t["inf"] == ref["inf"]
-    if "mean" not in ref:
-        assert t["mean"] is None and t["hist"] is None
-        return
-    assert t["min"] == ref["min"] and t["max"] == ref["max"] and t["absmax"] == ref["absmax"]
-    assert t["zero_fraction"] == ref["zero_fraction"]
-    scale = max(abs(ref["min"]), abs(ref["max"]))
-    eps = 64 * np.finfo(np.float64).eps * scale  # both sides sum in float64 (pairwise)
-    assert abs(t["mean"] - ref["mean"]) <= eps
-    assert abs(t["std"] - ref["std"]) <= eps + 1e-12 * scale
-    counts = np.array(t["hist"]["counts"])
-    assert counts.sum() == ref["count"] - ref["nan"] - ref["inf"]
-    assert np.array_equal(counts, ref["counts"])
 
 
 @pytest.fixture
@@ -174,7 +141,7 @@ def test_table_has_sparkline_and_totals(tmp_path, cli):
     out = cli("stats", tmp_path / "f.safetensors").stdout
     assert "█" in out and "▁" in out
     assert "2 tensors" in out and "10,010 params" in out and "float32×1, bfloat16×1" in out
-    assert "40.02 KB" in out
+    assert "40 KB" in out  # 40,020 bytes, to three significant digits
     md = cli("stats", tmp_path / "f.safetensors", "--format", "markdown").stdout
     assert md.splitlines()[2].startswith("| tensor | shape | dtype | mean | std |")
 

@@ -7,22 +7,12 @@ import json
 
 import numpy as np
 import pytest
+from helpers import SMALL, SPECS
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from conftest import SPECS
-
 # Overrides that make each shipped spec small enough for a test; a spec without a
 # row is checked as it is if it is small, else skipped with a request for a row.
-SMALL = {
-    "mlp-mnist": [],
-    "gpt2": ["n_layer=2", "vocab=100", "n_ctx=16", "dim=32", "heads=2"],
-    "llama": ["n_layer=2", "vocab=100", "dim=64", "heads=4", "kv_heads=2", "ffn=96"],
-    "resnet18": ["width=8", "classes=10"],
-    "lstm-lm": ["vocab=100", "dim=16"],
-    "vit-b16": ["img=32", "dim=32", "depth=2", "heads=2", "classes=10"],
-    "lenet5": [],
-}
 SPEC_FILES = sorted(p.stem for p in SPECS.glob("*.yaml"))
 
 
@@ -204,7 +194,7 @@ def test_edited_recorded_expectations_are_ignored_not_a_traceback(cli, tmp_path,
 
 
 def test_off_centre_truncation_gets_the_generous_kurtosis_bound():
-    from initgen.checks import KURTOSIS, UNKNOWN_KURTOSIS
+    from initgen.analyze.checks import KURTOSIS, UNKNOWN_KURTOSIS
 
     centred = {"mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0}
     off = {"mean": 0.0, "std": 1.0, "a": 0.0, "b": 10.0}  # kurtosis ≈ 3.87 > 3

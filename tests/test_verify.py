@@ -6,12 +6,9 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
+from helpers import SMALL, SPECS
 from safetensors import safe_open
 from safetensors.numpy import save_file
-
-from conftest import SPECS
-
-from test_stats_check import SMALL
 
 
 @pytest.mark.parametrize("spec, out, extra", [

@@ -12,12 +12,12 @@ import math
 import numpy as np
 import pytest
 
-from initgen.engine import make_tensor
 from initgen.errors import SpecError
-from initgen.fans import layout_fans
+from initgen.generate.sampling import chunk_stream
+from initgen.generate.tasks import make_tensor
 from initgen.plan import TensorPlan
-from initgen.sampling import chunk_stream
 from initgen.schemes import SCHEMES, Context
+from initgen.schemes.fans import layout_fans
 
 SEED = 11
 

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-
 import click
 
 from .options import emit, format_option
+from .progress import progress_bar
 
 SUMMARY_LIMIT = 64  # more tensors than this: the table shows layer patterns unless --all
 
 threads_option = click.option("--threads", type=click.IntRange(min=1),
                               help="Worker threads (default: all cores).")
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar or messages on stderr.")
-
-
-@contextmanager
-def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A transient progress bar on stderr when it is a terminal, else nothing."""
-    if quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TimeRemainingColumn
-
-    with Progress("[progress.description]{task.description}", BarColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 @click.command()
@@ -60,14 +42,14 @@ def stats(file: str, fmt: str, globs: tuple[str, ...], group: bool, show_all: bo
     docs/stats.md: {"file", "format", "initgen", "totals", "tensors": [...],
     "groups"?, "check"?}.
     """
-    from ..checks import check_rules, check_stats, parse_rule
+    from ..analyze.checks import check_rules, check_stats, parse_rule
+    from ..analyze.grouping import group_stats
+    from ..analyze.stats import read_stats, recorded_plans
     from ..errors import CheckFailed
-    from ..groups import group_stats
     from ..report import stats_view
-    from ..stats import read_stats, recorded_plans
 
     parsed = [parse_rule(r) for r in rules]  # a bad rule is a usage error before any work
-    with _progress("stats", quiet) as progress:
+    with progress_bar("stats", quiet) as progress:
         fs = read_stats(file, threads=threads, tensors=globs, progress=progress)
     groups = None
     if group or (fmt != "json" and not show_all and len(fs.tensors) > SUMMARY_LIMIT):
@@ -97,9 +79,9 @@ def stats(file: str, fmt: str, globs: tuple[str, ...], group: bool, show_all: bo
 def verify(file: str, threads: int | None, quiet: bool) -> None:
     """Regenerate every tensor of FILE (made by initgen) from its recorded plans and
     seed, and compare bytes; exit 1 naming the first tensor that differs."""
-    from ..verify import verify as run_verify
+    from ..analyze.verify import verify as run_verify
 
-    with _progress("verify", quiet) as progress:
+    with progress_bar("verify", quiet) as progress:
         v = run_verify(file, threads=threads, progress=progress)
     click.echo(f"{file}: ok: {v.tensors} tensors, {v.params:,} values regenerated bit for bit "
                f"(seed {v.seed})")
@@ -118,7 +100,7 @@ def diff(a: str, b: str, fmt: str, show_all: bool, threads: int | None) -> None:
     Exit status 0 when every tensor is in both with the same shape, dtype and bytes,
     1 when anything differs (like diff(1)), 2 for usage errors.
     """
-    from ..diff import diff_files, diff_view
+    from ..analyze.diff import diff_files, diff_view
 
     d = diff_files(a, b, threads=threads)
     emit(diff_view(d, fmt, show_all))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from .options import load_plan, spec_options
+from .options import load_plan, max_bytes, spec_options
+from .progress import progress_bar
 
 
 @click.command()
@@ -45,37 +45,27 @@ def make(spec: str, sets: tuple[str, ...], seed: int | None, dtype: str | None, 
       initgen make specs/llama.yaml -o llama/ --max-shard-size 2GB
       initgen make specs/llama.yaml -o llama/ --max-shard-size 2GB --shard 2/3
     """
-    from ..io.atomic import check_target
-    from ..io.index import parse_shard, parse_size
-    from ..make import output_format, sharded_nbytes, write
-    from ..report import human_bytes
+    from ..units import format_bytes, parse_size
+    from ..writers import output_format, sharded_nbytes, write
+    from ..writers.atomic import check_target
+    from ..writers.sharding import parse_shard
 
     out = Path(output)
-    shard_bytes = parse_size(max_shard_size) if max_shard_size is not None else None
+    shard_bytes = parse_size(max_shard_size, "--max-shard-size", positive=True) \
+        if max_shard_size is not None else None
     which = parse_shard(shard) if shard is not None else None
     if shard_bytes is None and which is None:
         output_format(out, fmt)
         check_target(out, force)
-    plan = load_plan(spec, sets, seed, dtype)
+    plan = load_plan(spec, sets, seed, dtype, check=False)
     total = sharded_nbytes(plan, shard_bytes, which)
-    kwargs = dict(fmt=fmt, force=force, threads=threads, max_shard_size=shard_bytes, shard=which,
-                  direct_io=direct_io)
-    if not quiet and sys.stderr.isatty():
-        from rich.console import Console
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TimeRemainingColumn,
-                                   TransferSpeedColumn)
-
-        with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                      TransferSpeedColumn(), TimeRemainingColumn(),
-                      console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task(out.name, total=total)
-            write(plan, out, progress=lambda n: bar.advance(task, n), **kwargs)  # type: ignore[arg-type]
-    else:
-        write(plan, out, **kwargs)  # type: ignore[arg-type]
+    with progress_bar(out.name, quiet, data=True) as progress:
+        write(plan, out, fmt=fmt, force=force, threads=threads, max_shard_size=shard_bytes,
+              shard=which, direct_io=direct_io, max_bytes=max_bytes(), progress=progress)
     if not quiet:
         what = f"shard {which[0]}/{which[1]} of " if which else ""
         click.echo(f"wrote {what}{out}: {len(plan.tensors)} tensors, {plan.params:,} params, "
-                   f"{human_bytes(total)} (seed {plan.seed})", err=True)
+                   f"{format_bytes(total)} (seed {plan.seed})", err=True)
 
 
 COMMANDS = [make]

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2")
+from ..dtypes import WEIGHT_DTYPES
+
+if TYPE_CHECKING:
+    from ..plan import Plan
 
 
 def spec_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """SPEC plus --set/--seed/--dtype: everything that decides a plan."""
-    f = click.option("--dtype", type=click.Choice(DTYPE_NAMES),
+    """SPEC plus --set/--seed/--dtype/--max-bytes: everything that decides a plan."""
+    f = click.option("--dtype", type=click.Choice(WEIGHT_DTYPES),
                      help="Replace the spec's dtype (layers that set their own keep it).")(f)
     f = click.option("--seed", type=click.IntRange(min=0), help="Replace the spec's seed.")(f)
     f = click.option("--max-bytes", metavar="SIZE", expose_value=False, callback=_max_bytes,
@@ -28,25 +31,33 @@ def format_option(choices: tuple[str, ...] = ("table", "json", "markdown")) -> C
                         show_default=True, help="Output format: table for people, json for programs.")
 
 
-def load_plan(spec: str, sets: tuple[str, ...], seed: int | None, dtype: str | None) -> Any:
-    from ..plan import build_plan
+def max_bytes() -> int:
+    """--max-bytes of the running command, or the default."""
+    from ..plan import DEFAULT_MAX_BYTES
+
+    ctx = click.get_current_context(silent=True)
+    return int(ctx.meta.get("initgen.max_bytes", DEFAULT_MAX_BYTES)) if ctx else DEFAULT_MAX_BYTES
+
+
+def load_plan(spec: str, sets: tuple[str, ...], seed: int | None, dtype: str | None, *,
+              check: bool = True) -> Plan:
+    """The plan of SPEC with the command's options; ``check``: run the plan's limits
+    here (``make`` leaves them to :func:`initgen.write`, which runs them itself)."""
+    from ..plan import build_plan, check_plan
     from ..spec import load_spec, parse_overrides
 
-    from ..limits import DEFAULT_MAX_BYTES, check_plan
-
-    loaded = load_spec(spec, parse_overrides(list(sets)), dtype=dtype)
-    plan = build_plan(loaded, seed)
-    ctx = click.get_current_context(silent=True)
-    check_plan(plan, loaded, ctx.meta.get("initgen.max_bytes", DEFAULT_MAX_BYTES) if ctx else DEFAULT_MAX_BYTES)
+    plan = build_plan(load_spec(spec, parse_overrides(list(sets)), dtype=dtype), seed)
+    if check:
+        check_plan(plan, max_bytes())
     return plan
 
 
 def _max_bytes(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    """--max-bytes is read by load_plan, so commands need not pass it along."""
+    """--max-bytes is read through max_bytes(), so commands need not pass it along."""
     if value is not None:
-        from ..limits import parse_size
+        from ..units import parse_size
 
-        ctx.meta["initgen.max_bytes"] = parse_size(value)
+        ctx.meta["initgen.max_bytes"] = parse_size(value, "--max-bytes")
 
 
 def emit(text: str | None) -> None:

@@ -21,10 +21,10 @@ def plan(spec: str, sets: tuple[str, ...], seed: int | None, dtype: str | None, 
 @spec_options
 def validate(spec: str, sets: tuple[str, ...], seed: int | None, dtype: str | None) -> None:
     """Check SPEC completely (keys, values, shapes, names, schemes); exit 2 if bad."""
-    from ..report import human_bytes
+    from ..units import format_bytes
 
     p = load_plan(spec, sets, seed, dtype)
-    click.echo(f"{spec}: ok: {len(p.tensors)} tensors, {p.params:,} params, {human_bytes(p.nbytes)}")
+    click.echo(f"{spec}: ok: {len(p.tensors)} tensors, {p.params:,} params, {format_bytes(p.nbytes)}")
 
 
 COMMANDS = [plan, validate]

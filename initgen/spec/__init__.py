@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
@@ -15,11 +16,21 @@ __all__ = ["LayerSpec", "Positions", "Spec", "load_spec", "parse_overrides", "re
 MAX_SPEC_BYTES = 16 * 1024 * 1024
 
 
-def load_spec(source: str | FsPath, overrides: Mapping[str, Any] | None = None, *,
+def load_spec(source: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None, *,
               text: str | None = None, dtype: str | None = None) -> Spec:
-    """Read and check a spec file (or ``text``, named ``source``).
+    """Read and check a spec.
 
-    ``overrides`` replace vars (``--set``); ``dtype`` replaces the spec's ``dtype:``.
+    Args:
+        source: the spec file, or the name shown in errors when ``text`` is given.
+        overrides: values that replace vars (``--set``), e.g. ``{"n_layer": 2}``.
+        text: the spec's YAML, instead of reading ``source``.
+        dtype: replaces the spec's ``dtype:``.
+
+    Returns:
+        The checked, expanded :class:`Spec` (every layer resolved).
+
+    Raises:
+        SpecError: anything wrong with the file or its contents, naming file, line and key.
 
     >>> spec = load_spec("mlp.yaml", text="initgen: 1\\nlayers: [{name: fc, type: dense, in: 4, out: 2}]")
     >>> [layer.name for layer in spec.layers]

@@ -12,15 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..dtypes import DTYPES
-
-# A spec chooses among the float dtypes; integer rows are for buffers a layer pins.
-WEIGHT_DTYPES = tuple(d for d in DTYPES if not d.startswith(("int", "uint")))
-from ..errors import SpecError, one_of, suggest
-from ..fans import LAYOUT_AXES
-from ..gains import ACTIVATION_RULES
+from ..dtypes import WEIGHT_DTYPES
+from ..errors import SpecError, all_of, one_of, suggest
+from ..layers import BOOL, CHOICE, DIM, DIMS, INTS, LAYER_TYPES, NUMBER
+from ..schemes.fans import LAYOUT_AXES
+from ..schemes.gains import ACTIVATION_RULES
 from .expr import substitute
-from .layers import BOOL, CHOICE, DIM, DIMS, INTS, LAYER_TYPES, NUMBER
 from .yamlpos import Path, Positions
 
 TOP_KEYS = ("initgen", "name", "description", "seed", "dtype", "layout", "vars", "rules", "layers")
@@ -244,7 +241,7 @@ def _layer(item: dict[str, Any], path: Path, prefix: str, env: dict[str, Any], l
         else:
             required = [k for k in ltype.keys if k not in ltype.defaults]
             raise pos.error(path, f"missing key '{key}' for a {ltype.name} layer; "
-                            f"it needs {one_of(required)}")
+                            f"it needs {all_of(required)}")
     act = item.get("activation")
     if act is not None and not isinstance(act, str):
         raise pos.error((*path, "activation"), f"activation must be a name, got {act!r}")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..fans import LAYOUT_AXES
+from ..dtypes import WEIGHT_DTYPES
+from ..layers import BOOL, DIM, DIMS, INTS, LAYER_TYPES, NUMBER
 from ..schemes import ALL_NAMES
-from .layers import BOOL, DIM, DIMS, INTS, LAYER_TYPES, NUMBER
-from .model import WEIGHT_DTYPES
+from ..schemes.fans import LAYOUT_AXES
 
 _EXPR = {"type": "string", "pattern": r"\$\{.*\}"}
 _KINDS: dict[str, dict[str, Any]] = {

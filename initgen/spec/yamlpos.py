@@ -9,7 +9,6 @@ number of values an alias may expand to is bounded, so an "alias bomb" is refuse
 from __future__ import annotations
 
 import functools
-
 from typing import Any
 
 from ..errors import SpecError

@@ -1,1 +1,0 @@
-"""Weight files: streaming writers, atomic output and readers."""

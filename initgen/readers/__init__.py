@@ -1,0 +1,40 @@
+"""Open any weight file: safetensors (by memory map), HDF5, or a sharded safetensors set.
+
+Every problem with a file is a :class:`~initgen.errors.FileFormatError` naming it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import FileFormatError
+from .base import TensorInfo, WeightFile
+from .hdf5 import HDF5File
+from .safetensors import SafetensorsFile
+from .sharded import ShardedFile
+
+__all__ = ["HDF5File", "SafetensorsFile", "ShardedFile", "TensorInfo", "WeightFile", "open_weights"]
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def open_weights(path: str | Path) -> WeightFile:
+    """Open a safetensors file, an HDF5 file, or a sharded safetensors set (its
+    ``*.safetensors.index.json`` or the directory holding it), by content."""
+    path = Path(path)
+    if not path.exists():
+        raise FileFormatError(f"{path}: no such file or directory")
+    if path.is_dir() or path.name.endswith(".index.json"):
+        return ShardedFile.open(path)
+    with open(path, "rb") as f:
+        magic = f.read(8)
+    if magic == HDF5_MAGIC:
+        from .hdf5 import HDF5File
+
+        return HDF5File(path)
+    if path.suffix.lower() in (".h5", ".hdf5", ".keras") and not magic.startswith(b"PK"):
+        raise FileFormatError(f"{path}: not an HDF5 file (no HDF5 signature)")
+    if magic.startswith(b"PK"):
+        raise FileFormatError(f"{path}: is a zip archive (a .keras or torch file?); "
+                              "initgen reads safetensors and HDF5 (.h5, .weights.h5)")
+    return SafetensorsFile(path)

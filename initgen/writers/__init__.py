@@ -1,0 +1,10 @@
+"""Plan → weight files: safetensors (single or sharded) and HDF5, written atomically by
+streaming, in bounded memory."""
+
+from __future__ import annotations
+
+from .sharded import shard_files, sharded_nbytes, write_sharded
+from .single import FORMATS, metadata, output_format, preflight, write
+
+__all__ = ["FORMATS", "metadata", "output_format", "preflight", "shard_files", "sharded_nbytes",
+           "write", "write_sharded"]

@@ -1,0 +1,121 @@
+"""Plan → a sharded safetensors checkpoint: ``model-0000k-of-0000n.safetensors`` files
+plus ``model.safetensors.index.json`` (:mod:`.sharding` decides which tensor goes where).
+
+Every file is written under a temporary name beside its target and renamed into place
+only when all of them are complete.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..checkpoint import INDEX_NAME, is_checkpoint_file
+from ..errors import UsageError
+from ..plan import DEFAULT_MAX_BYTES, Plan, TensorPlan
+from ..progress import Counter, Progress
+from .sharding import Sharding, assign
+from .single import FORMATS, PathLike, metadata, preflight, run_writer
+from .targets import check_output
+
+
+def shard_files(plan: Plan, max_shard_size: int) -> list[tuple[str, list[TensorPlan]]]:
+    """(file name, tensors) of every shard of ``plan``: a pure function of the plan."""
+    sharding = Sharding(assign(plan.file_order(), max_shard_size))
+    return list(zip(sharding.names(), sharding.shards))
+
+
+def sharded_nbytes(plan: Plan, max_shard_size: int | None, shard: tuple[int, int] | None) -> int:
+    """Bytes of tensor data a (possibly one-shard) run writes: the progress total."""
+    if shard is None or max_shard_size is None:
+        return plan.nbytes
+    files = shard_files(plan, max_shard_size)
+    k = shard[0]
+    return sum(t.nbytes for t in files[k - 1][1]) if k <= len(files) else 0
+
+
+def write_sharded(plan: Plan, outdir: PathLike, max_shard_size: int | None,
+                  shard: tuple[int, int] | None = None, *, force: bool = False,
+                  threads: int | None = None, progress: Progress | None = None,
+                  fmt: str | None = None, direct_io: bool = True,
+                  max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
+    """Shards of ``plan`` and ``model.safetensors.index.json`` into directory ``outdir``.
+
+    The arguments are :func:`initgen.write`'s; ``shard=(k, n)`` makes only shard ``k``
+    of ``n`` (and the index), byte-identical to that shard of a full run. A full run
+    replaces every checkpoint file of another sharding in ``outdir`` (with ``force``).
+    Returns ``outdir``; raises as :func:`initgen.write` does.
+    """
+    from .atomic import Atomic
+    from .safetensors import SafetensorsWriter
+
+    outdir = Path(outdir)
+    preflight(plan, max_bytes)
+    if max_shard_size is None:
+        raise UsageError("--shard needs --max-shard-size: the shard boundaries depend on it")
+    if fmt not in (None, "safetensors"):
+        raise UsageError("--max-shard-size writes safetensors shards; HDF5 output is one file")
+    if outdir.suffix.lower() in FORMATS:
+        raise UsageError(f"{outdir}: with --max-shard-size, -o names a directory "
+                         f"(e.g. -o {outdir.with_suffix('')}/); the shards are named "
+                         "model-00001-of-0000N.safetensors")
+    if outdir.exists() and not outdir.is_dir():
+        raise UsageError(f"{outdir}: is not a directory")
+    sharding = Sharding(assign(plan.file_order(), max_shard_size))
+    names = sharding.names()
+    todo = list(range(1, sharding.n + 1))
+    if shard is not None:
+        k, n = shard
+        if n != sharding.n:
+            raise UsageError(f"--shard {k}/{n}: with --max-shard-size {max_shard_size} bytes "
+                             f"this model has {sharding.n} shard(s), not {n}")
+        todo = [k]
+    index = sharding.index_bytes() if sharding.n > 1 else None
+    index_path = outdir / INDEX_NAME
+    # Shards made on several machines each bring the same index: an identical one is
+    # left as it is, not an error.
+    write_index = index is not None and not (
+        shard is not None and index_path.is_file() and index_path.read_bytes() == index)
+    check_output(outdir, "safetensors", [t.name for t in plan.tensors],
+                 sum(t.nbytes for k in todo for t in sharding.shards[k - 1]))
+    created = not outdir.exists()
+    if created:
+        if not outdir.parent.is_dir():
+            raise UsageError(f"{outdir}: the directory {outdir.parent} does not exist")
+        outdir.mkdir()
+    targets = [outdir / names[k - 1] for k in todo] + ([index_path] if write_index else [])
+    # A full run replaces the whole checkpoint: files of another sharding left beside
+    # it would be loaded instead (Transformers reads model.safetensors before an index).
+    stale = [] if shard is not None else _stale_layout(outdir, {p.name for p in targets})
+    if stale and not force:
+        raise UsageError(f"{outdir}: already holds {stale[0].name}"
+                         f"{f' and {len(stale) - 1} more checkpoint file(s)' if len(stale) > 1 else ''}"
+                         "; use --force to replace the checkpoint")
+    add = Counter(sum(t.nbytes for k in todo for t in sharding.shards[k - 1]), progress).add \
+        if progress else None
+    try:
+        with Atomic(targets, force) as atomic:
+            for k in todo:
+                tensors = sharding.shards[k - 1]
+                tmp = atomic.tmp(outdir / names[k - 1])
+                writer = SafetensorsWriter(tmp, tensors, metadata(plan, tensors), direct_io)
+                run_writer(writer, tensors, plan.seed, threads, add)
+            if write_index:
+                atomic.tmp(index_path).write_bytes(index)  # type: ignore[arg-type]
+            atomic.commit()
+        for path in stale:  # only once the new checkpoint is complete
+            path.unlink(missing_ok=True)
+    except BaseException:
+        if created:
+            try:
+                outdir.rmdir()  # only if empty: nothing of ours is left in it
+            except OSError:
+                pass
+        raise
+    return outdir
+
+
+def _stale_layout(outdir: Path, keep: set[str]) -> list[Path]:
+    """Checkpoint files in ``outdir`` (initgen's and Transformers' names) not in ``keep``."""
+    if not outdir.is_dir():
+        return []
+    return sorted(p for p in outdir.iterdir() if p.name not in keep and is_checkpoint_file(p.name))

@@ -1,0 +1,109 @@
+"""Helpers shared by the tests: paths, small specs, independent readers and references.
+
+Test modules import from here, never from each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from initgen.analyze.moments import HIST_BINS
+from initgen.generate.sampling import fill_chunk
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+
+# Shrinking --set overrides for the shipped specs, so tests make them in moments.
+SMALL = {
+    "mlp-mnist": [],
+    "gpt2": ["n_layer=2", "vocab=100", "n_ctx=16", "dim=32", "heads=2"],
+    "llama": ["n_layer=2", "vocab=100", "dim=64", "heads=4", "kv_heads=2", "ffn=96"],
+    "resnet18": ["width=8", "classes=10"],
+    "lstm-lm": ["vocab=100", "dim=16"],
+    "vit-b16": ["img=32", "dim=32", "depth=2", "heads=2", "classes=10"],
+    "lenet5": [],
+}
+
+
+# normal, uniform, truncated normal, orthogonal, sparse, constants, and every dtype;
+# emb.weight spans two chunks (the second one partial).
+LAYERS = [
+    "{name: emb, type: embedding, num: 2100, dim: 600, init: {scheme: normal, std: 0.02}}",
+    "{name: u, type: dense, in: 40, out: 37, init: {scheme: uniform, low: -0.1, high: 0.1}}",
+    "{name: t, type: dense, in: 64, out: 33, init: {scheme: truncated_normal, std: 0.5, a: -0.4, b: 0.6}}",
+    "{name: o, type: dense, in: 24, out: 20, init: orthogonal}",
+    "{name: s, type: dense, in: 30, out: 25, init: {scheme: sparse, sparsity: 0.3}}",
+    "{name: h, type: dense, in: 50, out: 20, activation: relu, dtype: float16}",
+    "{name: b, type: dense, in: 20, out: 10, init: glorot_uniform, dtype: bfloat16}",
+    "{name: e4, type: dense, in: 20, out: 10, init: he_uniform, dtype: float8_e4m3fn}",
+    "{name: e5, type: dense, in: 20, out: 10, dtype: float8_e5m2}",
+    "{name: d, type: dense, in: 20, out: 10, init: {scheme: truncated_normal, std: 0.1}, dtype: float64}",
+]
+
+
+def every_family_spec(layers: list[str] = LAYERS) -> str:
+    body = "".join(f"  - {line}\n" for line in layers)
+    return f"initgen: 1\nname: every-family\nseed: 7\ndtype: float32\nlayout: torch\nlayers:\n{body}"
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def raw_tensors(path: Path) -> dict[str, tuple[str, bytes]]:
+    """Each tensor's (safetensors dtype, raw bytes), read independently of initgen."""
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    header.pop("__metadata__", None)
+    base = 8 + n
+    return {k: (v["dtype"], data[base + v["data_offsets"][0] : base + v["data_offsets"][1]])
+            for k, v in header.items()}
+
+
+def reference(a: np.ndarray) -> dict:
+    """The statistics, computed the plain way: whole array, float64, NumPy reductions."""
+    x = np.asarray(a, dtype=np.float64).reshape(-1)
+    fin = x[np.isfinite(x)]
+    out = {"count": x.size, "nan": int(np.isnan(x).sum()), "inf": int(np.isinf(x).sum())}
+    if fin.size:
+        lo, hi = fin.min(), fin.max()
+        bins = HIST_BINS
+        if lo < hi:
+            counts = np.histogram(fin, bins=bins, range=(lo, hi))[0]
+        else:  # documented: a single value fills the middle bin
+            counts = np.bincount([bins // 2], minlength=bins) * fin.size
+        out.update(mean=fin.mean(), std=fin.std(), min=lo, max=hi, absmax=np.abs(fin).max(),
+                   zero_fraction=np.count_nonzero(fin == 0) / fin.size, counts=counts)
+    return out
+
+
+def assert_matches(t: dict, ref: dict) -> None:
+    """Exact for counts, min, max; mean and std to float64 rounding of a sum of n terms."""
+    assert t["count"] == ref["count"] and t["nan"] == ref["nan"] and t["inf"] == ref["inf"]
+    if "mean" not in ref:
+        assert t["mean"] is None and t["hist"] is None
+        return
+    assert t["min"] == ref["min"] and t["max"] == ref["max"] and t["absmax"] == ref["absmax"]
+    assert t["zero_fraction"] == ref["zero_fraction"]
+    scale = max(abs(ref["min"]), abs(ref["max"]))
+    eps = 64 * np.finfo(np.float64).eps * scale  # both sides sum in float64 (pairwise)
+    assert abs(t["mean"] - ref["mean"]) <= eps
+    assert abs(t["std"] - ref["std"]) <= eps + 1e-12 * scale
+    counts = np.array(t["hist"]["counts"])
+    assert counts.sum() == ref["count"] - ref["nan"] - ref["inf"]
+    assert np.array_equal(counts, ref["counts"])
+
+
+
+
+def sample_chunk(kind: str, params: Mapping[str, float], seed: int, name: str, chunk: int,
+                 n: int, dt: np.dtype) -> np.ndarray:
+    """Values of chunk ``chunk`` (``n`` values) of an element-wise tensor, freshly allocated."""
+    return fill_chunk(kind, params, seed, name, chunk, np.empty(n, dtype=dt))
