@@ -1,11 +1,12 @@
 # make demo: install, make weights from a shipped spec, print their stats.
-# make test: install, run the test suite.
+# make test: install, run the test suite (and every doctest in initgen/).
+# make lint: ruff (lint and format) and mypy, as CI runs them.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench fuzz interop clean
+.PHONY: demo test lint bench fuzz interop clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check initgen tests bench scripts
+	$(BIN)/ruff format --check initgen tests bench scripts
+	$(BIN)/mypy initgen
 
 # make fuzz: the spec and file fuzzers with many examples (make test runs them bounded).
 FUZZ_EXAMPLES ?= 2000

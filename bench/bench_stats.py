@@ -50,8 +50,11 @@ def make_file(path: Path, tensors: int) -> None:
     header: dict[str, object] = {"__metadata__": {"format": "pt"}}
     nbytes = ROWS * COLS * 4
     for i in range(tensors):
-        header[f"layers.{i}.weight"] = {"dtype": "F32", "shape": [ROWS, COLS],
-                                        "data_offsets": [i * nbytes, (i + 1) * nbytes]}
+        header[f"layers.{i}.weight"] = {
+            "dtype": "F32",
+            "shape": [ROWS, COLS],
+            "data_offsets": [i * nbytes, (i + 1) * nbytes],
+        }
     raw = json.dumps(header).encode()
     raw += b" " * (-len(raw) % 8)
     rng = np.random.default_rng(0)
@@ -65,8 +68,13 @@ def make_file(path: Path, tensors: int) -> None:
 
 
 def run(code: str, path: Path) -> tuple[float, int]:
-    out = subprocess.run([sys.executable, "-c", RUNNER.format(code=code), str(path)],
-                         check=True, capture_output=True, text=True, cwd=ROOT).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", RUNNER.format(code=code), str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.split()
     return float(out[0]), int(out[1])
 
 
@@ -88,8 +96,10 @@ def main() -> None:
     with open(path, "rb") as f:  # into the page cache
         while f.read(1 << 24):
             pass
-    print(f"file: {size / 1e9:.2f} GB ({tensors} float32 tensors of {ROWS}×{COLS}); stats chunk "
-          f"{CHUNK_VALUES * 4 / 2**20:.0f} MiB of float32; {os.cpu_count()} CPUs")
+    print(
+        f"file: {size / 1e9:.2f} GB ({tensors} float32 tensors of {ROWS}×{COLS}); stats chunk "
+        f"{CHUNK_VALUES * 4 / 2**20:.0f} MiB of float32; {os.cpu_count()} CPUs"
+    )
     results = {}
     for name, code in CONTENDERS.items():
         runs = [run(code, path) for _ in range(args.repeat)]
@@ -97,12 +107,16 @@ def main() -> None:
     base_wall, base_rss = results["load_file + float64 reductions"]
     print(f"{'':34}{'wall s':>8}{'GB/s':>8}{'peak RSS':>11}{'RSS/file':>10}{'speed×':>8}{'RSS×':>8}")
     for name, (wall, rss) in results.items():
-        print(f"{name:34}{wall:8.2f}{size / wall / 1e9:8.2f}{rss / 2**20:8.0f} MB{rss / size:10.3f}"
-              f"{base_wall / wall:8.2f}{rss / base_rss:8.3f}")
+        print(
+            f"{name:34}{wall:8.2f}{size / wall / 1e9:8.2f}{rss / 2**20:8.0f} MB{rss / size:10.3f}"
+            f"{base_wall / wall:8.2f}{rss / base_rss:8.3f}"
+        )
     worst = max(results[k][1] for k in CONTENDERS if k.startswith("initgen"))
     verdict = "ok" if worst < size / 10 else "TOO HIGH"
-    print(f"initgen peak RSS {worst / 2**20:.0f} MB for a {size / 2**20:.0f} MB file: {verdict} "
-          "(bar: under a tenth of the file)")
+    print(
+        f"initgen peak RSS {worst / 2**20:.0f} MB for a {size / 2**20:.0f} MB file: {verdict} "
+        "(bar: under a tenth of the file)"
+    )
 
 
 if __name__ == "__main__":

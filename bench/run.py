@@ -44,7 +44,7 @@ QUICK_SETS = ["n_layer=2"]
 # --- children: each measured run is one of these, in a fresh process ----------------
 
 
-def _plan(spec: str, sets: list[str]):  # noqa: ANN202
+def _plan(spec: str, sets: list[str]):
     sys.path.insert(0, str(ROOT))
     from initgen.plan import build_plan
     from initgen.spec import load_spec, parse_overrides
@@ -69,8 +69,7 @@ def child(kind: str, spec: str, sets: list[str], threads: int, out: str) -> tupl
     elif kind == "no-io":  # the engine exactly as make runs it, chunks discarded: no disk
         from initgen.generate.engine import generate
 
-        generate(plan.file_order(), plan.seed, lambda t, start, values: None, threads,
-                 processes=threads > 1)
+        generate(plan.file_order(), plan.seed, lambda t, start, values: None, threads, processes=threads > 1)
     elif kind == "zeros":
         buf = memoryview(bytes(4 << 20))
         left = plan.nbytes
@@ -146,13 +145,16 @@ def sampler_rates() -> list[tuple[str, float]]:
     from initgen.generate.sampling import CHUNK, fill_chunk
 
     rows: list[tuple[str, float]] = []
-    params = {"uniform": {"low": -1.0, "high": 1.0}, "normal": {"mean": 0.0, "std": 0.02},
-              "truncated_normal": {"mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0}}
+    params = {
+        "uniform": {"low": -1.0, "high": 1.0},
+        "normal": {"mean": 0.0, "std": 0.02},
+        "truncated_normal": {"mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0},
+    }
 
-    def rate(f, reps: int = 12) -> float:  # noqa: ANN001
+    def rate(f, reps: int = 12) -> float:
         f(0)
         best = float("inf")
-        for r in range(3):
+        for _r in range(3):
             t = time.perf_counter()
             for i in range(reps):
                 f(i)
@@ -162,11 +164,20 @@ def sampler_rates() -> list[tuple[str, float]]:
     for dt in (np.float32, np.float64):
         buf = np.empty(CHUNK, dtype=dt)
         for kind, p in params.items():
-            rows.append((f"initgen {kind} {np.dtype(dt).name}",
-                         rate(lambda i, k=kind, p=p: fill_chunk(k, p, 0, "bench", i, buf))))
+            rows.append(
+                (
+                    f"initgen {kind} {np.dtype(dt).name}",
+                    rate(lambda i, k=kind, p=p, b=buf: fill_chunk(k, p, 0, "bench", i, b)),
+                )
+            )
     g = np.random.default_rng(0)
     b32 = np.empty(CHUNK, dtype=np.float32)
-    rows.append(("numpy Generator.standard_normal float32", rate(lambda i: g.standard_normal(out=b32, dtype=np.float32))))
+    rows.append(
+        (
+            "numpy Generator.standard_normal float32",
+            rate(lambda i: g.standard_normal(out=b32, dtype=np.float32)),
+        )
+    )
     rows.append(("numpy Generator.random float32", rate(lambda i: g.random(out=b32, dtype=np.float32))))
     bg = np.random.PCG64(0)
     rows.append(("PCG64.random_raw (u64 words)", rate(lambda i: bg.random_raw(CHUNK))))
@@ -215,16 +226,19 @@ def main() -> None:
     # The engine alone (no disk), to tell its own scaling from the disk's limit.
     runs[f"initgen normal, no I/O, {n} threads"] = ("no-io", LLAMA, n)
     runs["initgen normal, no I/O, 1 thread"] = ("no-io", LLAMA, 1)
-    print(f"{plan.name}{' (quick: ' + ', '.join(sets) + ')' if sets else ''}: {plan.params:,} params, "
-          f"{plan.nbytes / 1e9:.2f} GB float32; {n} threads; {reps} repetitions; "
-          f"load average at start {os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"{plan.name}{' (quick: ' + ', '.join(sets) + ')' if sets else ''}: {plan.params:,} params, "
+        f"{plan.nbytes / 1e9:.2f} GB float32; {n} threads; {reps} repetitions; "
+        f"load average at start {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
     times: dict[str, list[float]] = {k: [] for k in runs}
     rss: dict[str, float] = {k: 0.0 for k in runs}
     names = list(runs)
     for rep in range(reps):
         # rotate the order each repetition: no run always follows the same one (a big
         # write leaves the disk busy for a while even after sync)
-        for name in names[rep % len(names):] + names[: rep % len(names)]:
+        for name in names[rep % len(names) :] + names[: rep % len(names)]:
             kind, spec, threads = runs[name]
             t, m = run_child(kind, spec, sets, threads)
             times[name].append(t)
@@ -239,16 +253,29 @@ def main() -> None:
     normal, one, uniform = (med[k] for k in list(runs)[:3])
     zeros, floor = med["(a) zero-write, same bytes"], med[f"(b) sampling floor, {n} threads"]
     rows = [
-        ("normal / max(zero-write, floor)", normal / max(zeros, floor), "≤ 1.25", normal / max(zeros, floor) <= 1.25),
+        (
+            "normal / max(zero-write, floor)",
+            normal / max(zeros, floor),
+            "≤ 1.25",
+            normal / max(zeros, floor) <= 1.25,
+        ),
         ("uniform / zero-write", uniform / zeros, "≤ 1.5", uniform / zeros <= 1.5),
         (f"normal: 1 thread / {n} threads (speedup)", one / normal, "≥ 1.6", one / normal >= 1.6),
-        (f"normal, no I/O: 1 thread / {n} threads (speedup)",
-         med["initgen normal, no I/O, 1 thread"] / med[f"initgen normal, no I/O, {n} threads"], "", None),
+        (
+            f"normal, no I/O: 1 thread / {n} threads (speedup)",
+            med["initgen normal, no I/O, 1 thread"] / med[f"initgen normal, no I/O, {n} threads"],
+            "",
+            None,
+        ),
         ("normal / zero-write", normal / zeros, "", None),
         ("normal / zero-write with O_DIRECT", normal / med["zero-write with O_DIRECT"], "", None),
         ("uniform / zero-write with O_DIRECT", uniform / med["zero-write with O_DIRECT"], "", None),
-        ("normal --no-direct-io / max(zero-write, floor)",
-         med[f"initgen normal, --no-direct-io, {n} threads"] / max(zeros, floor), "", None),
+        (
+            "normal --no-direct-io / max(zero-write, floor)",
+            med[f"initgen normal, --no-direct-io, {n} threads"] / max(zeros, floor),
+            "",
+            None,
+        ),
         ("normal / floor", normal / floor, "", None),
     ]
     if not args.no_naive:

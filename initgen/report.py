@@ -19,8 +19,14 @@ def fmt_num(v: Any) -> str:
     return str(v)
 
 
-def render(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
-           data: Any, footer: Sequence[Any] | None = None) -> str | None:
+def render(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    fmt: str,
+    data: Any,
+    footer: Sequence[Any] | None = None,
+) -> str | None:
     """Render ``rows`` as a table or markdown, or ``data`` as JSON.
 
     For ``table`` the rich table is printed to stdout here and None is returned.
@@ -34,13 +40,18 @@ def render(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], fm
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(columns)
-        w.writerows([["" if c is None else repr(c) if isinstance(c, float) else c for c in row]
-                     for row in rows])
+        w.writerows(
+            [["" if c is None else repr(c) if isinstance(c, float) else c for c in row] for row in rows]
+        )
         return buf.getvalue().rstrip("\n")
     cells = [[fmt_num(c) for c in row] for row in rows]
     if fmt == "markdown":
-        lines = [f"### {title}", "", "| " + " | ".join(columns) + " |",
-                 "|" + "|".join("---" for _ in columns) + "|"]
+        lines = [
+            f"### {title}",
+            "",
+            "| " + " | ".join(columns) + " |",
+            "|" + "|".join("---" for _ in columns) + "|",
+        ]
         lines += ["| " + " | ".join(r) + " |" for r in cells]
         if footer:
             lines.append("| " + " | ".join(fmt_num(c) for c in footer) + " |")
@@ -51,8 +62,9 @@ def render(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], fm
     table = Table(title=title, show_footer=bool(footer))
     for i, col in enumerate(columns):
         right = i > 0 and col not in ("shape", "dtype", "scheme", "layer", "histogram")
-        table.add_column(col, justify="right" if right else "left",
-                         footer=fmt_num(footer[i]) if footer else "")
+        table.add_column(
+            col, justify="right" if right else "left", footer=fmt_num(footer[i]) if footer else ""
+        )
     from rich.text import Text
 
     for r in cells:  # plain text: a cell such as "[a, b]" is not rich markup
@@ -87,48 +99,137 @@ def shape_text(shape: list[int]) -> str:
     return "×".join(map(str, shape)) or "scalar"
 
 
-STATS_COLUMNS = ["tensor", "shape", "dtype", "mean", "std", "min", "max", "absmax", "zeros",
-                 "nan/inf", "histogram", "scheme", "expected std"]
+STATS_COLUMNS = [
+    "tensor",
+    "shape",
+    "dtype",
+    "mean",
+    "std",
+    "min",
+    "max",
+    "absmax",
+    "zeros",
+    "nan/inf",
+    "histogram",
+    "scheme",
+    "expected std",
+]
 
 
 def _row(t: Any, fmt: str, members: int | None = None) -> list[Any]:
-    shape = shape_text(t.shape) if members is None else f"{members} × {shape_text(t.shape)}" \
-        if t.shape else f"{members} tensors"
+    shape = (
+        shape_text(t.shape)
+        if members is None
+        else f"{members} × {shape_text(t.shape)}"
+        if t.shape
+        else f"{members} tensors"
+    )
     if fmt == "csv":
-        return [t.name, shape, t.dtype, t.mean, t.std, t.min, t.max, t.absmax, t.zero_fraction,
-                t.nan + t.inf, " ".join(map(str, t.hist["counts"])) if t.hist else None,
-                t.scheme, t.expected_std]
+        return [
+            t.name,
+            shape,
+            t.dtype,
+            t.mean,
+            t.std,
+            t.min,
+            t.max,
+            t.absmax,
+            t.zero_fraction,
+            t.nan + t.inf,
+            " ".join(map(str, t.hist["counts"])) if t.hist else None,
+            t.scheme,
+            t.expected_std,
+        ]
     zeros = None if t.zero_fraction is None else f"{100 * t.zero_fraction:.3g}%"
-    return [t.name, shape, t.dtype, t.mean, t.std, t.min, t.max, t.absmax, zeros,
-            f"{t.nan}/{t.inf}" if t.nan or t.inf else "", sparkline(t.hist), t.scheme, t.expected_std]
+    return [
+        t.name,
+        shape,
+        t.dtype,
+        t.mean,
+        t.std,
+        t.min,
+        t.max,
+        t.absmax,
+        zeros,
+        f"{t.nan}/{t.inf}" if t.nan or t.inf else "",
+        sparkline(t.hist),
+        t.scheme,
+        t.expected_std,
+    ]
 
 
-def stats_view(fs: Any, fmt: str, *, groups: list[Any] | None = None,
-               failures: list[Any] | None = None, checked: bool = False) -> str | None:
+def stats_view(
+    fs: Any,
+    fmt: str,
+    *,
+    groups: list[Any] | None = None,
+    failures: list[Any] | None = None,
+    checked: bool = False,
+) -> str | None:
     """Per-tensor rows, or per-group rows when ``groups`` is given (JSON always holds
     every tensor, plus ``groups`` and ``check`` when present; see docs/stats.md)."""
     data = fs.to_json()
     if groups is not None:
-        data["groups"] = [{"pattern": g.stats.name, "members": g.members,
-                           **{k: v for k, v in vars(g.stats).items() if k != "name"}} for g in groups]
+        data["groups"] = [
+            {
+                "pattern": g.stats.name,
+                "members": g.members,
+                **{k: v for k, v in vars(g.stats).items() if k != "name"},
+            }
+            for g in groups
+        ]
         rows = [_row(g.stats, fmt, g.members) for g in groups]
     else:
         rows = [_row(t, fmt) for t in fs.tensors]
     if checked:
-        data["check"] = {"passed": not failures,
-                         "failures": [{"tensor": f.tensor, "reason": f.reason} for f in failures or []]}
+        data["check"] = {
+            "passed": not failures,
+            "failures": [{"tensor": f.tensor, "reason": f.reason} for f in failures or []],
+        }
     dtypes = ", ".join(f"{k}×{v}" for k, v in fs.dtypes().items())
-    footer = [f"{len(fs.tensors)} tensors", f"{fs.params:,} params", dtypes, "", "", "", "",
-              "", "", "", format_bytes(fs.nbytes), "", ""]
+    footer = [
+        f"{len(fs.tensors)} tensors",
+        f"{fs.params:,} params",
+        dtypes,
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        format_bytes(fs.nbytes),
+        "",
+        "",
+    ]
     return render(fs.file, STATS_COLUMNS, rows, fmt, finite_json(data), footer)
 
 
 def plan_view(plan: Any, fmt: str) -> str | None:
     cols = ["tensor", "shape", "dtype", "scheme", "fan_in", "fan_out", "expected std", "bytes"]
-    rows = [[t.name, shape_text(list(t.shape)), t.dtype, t.scheme, t.fan_in, t.fan_out,
-             t.dist.std, format_bytes(t.nbytes)] for t in plan.tensors]
-    footer = [f"{len(plan.tensors)} tensors", f"{plan.params:,} params", "", "", "", "", "",
-              format_bytes(plan.nbytes)]
+    rows = [
+        [
+            t.name,
+            shape_text(list(t.shape)),
+            t.dtype,
+            t.scheme,
+            t.fan_in,
+            t.fan_out,
+            t.dist.std,
+            format_bytes(t.nbytes),
+        ]
+        for t in plan.tensors
+    ]
+    footer = [
+        f"{len(plan.tensors)} tensors",
+        f"{plan.params:,} params",
+        "",
+        "",
+        "",
+        "",
+        "",
+        format_bytes(plan.nbytes),
+    ]
     return render(f"{plan.name} (seed {plan.seed})", cols, rows, fmt, plan.to_json(), footer)
 
 

@@ -55,8 +55,9 @@ def compare_init(spec: str, ours: dict, model) -> int:
         sa, sb = a64.std().item(), b64.std().item()
         ma, mb = a64.mean().item(), b64.mean().item()
         if abs(math.log(sa / sb)) > 6 / math.sqrt(n) or abs(ma - mb) > 6 * math.sqrt((sa**2 + sb**2) / n):
-            raise AssertionError(f"{spec}: {name}: mean/std {ma:.3g}/{sa:.4g} vs the framework's "
-                                 f"{mb:.3g}/{sb:.4g} (n={n})")
+            raise AssertionError(
+                f"{spec}: {name}: mean/std {ma:.3g}/{sa:.4g} vs the framework's {mb:.3g}/{sb:.4g} (n={n})"
+            )
         compared += 1
     return compared
 
@@ -68,19 +69,35 @@ def check(spec: str, out_dir: Path) -> str:
 
     out = out_dir / f"{spec}.safetensors"
     sets = [arg for s in SMALL_SETS[spec] for arg in ("--set", s)]
-    subprocess.run([sys.executable, "-m", "initgen", "make", str(ROOT / "specs" / f"{spec}.yaml"),
-                    "-o", str(out), "--quiet", *sets], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "initgen",
+            "make",
+            str(ROOT / "specs" / f"{spec}.yaml"),
+            "-o",
+            str(out),
+            "--quiet",
+            *sets,
+        ],
+        check=True,
+    )
     torch.manual_seed(0)
     model, source = BUILDERS[spec](True)
     state = load_file(str(out))
-    same = f"; init matches the framework's in {compare_init(spec, state, model)} tensors" \
-        if spec in SAME_INIT else ""
+    same = (
+        f"; init matches the framework's in {compare_init(spec, state, model)} tensors"
+        if spec in SAME_INIT
+        else ""
+    )
     load(model, state)
     y = run(model, INPUTS[spec]())
     if not torch.isfinite(y).all():
         raise AssertionError(f"{spec}: non-finite outputs")
-    return (f"{spec}: loaded {len(state)} tensors into {source} (strict); forward {tuple(y.shape)} "
-            f"finite{same}")
+    return (
+        f"{spec}: loaded {len(state)} tensors into {source} (strict); forward {tuple(y.shape)} finite{same}"
+    )
 
 
 def main() -> int:

@@ -35,7 +35,11 @@ KERAS = {"lstm-imdb-keras"}  # specs whose model is a Keras model (the others: t
 class MLP(nn.Module):
     def __init__(self, hidden: int = 256) -> None:
         super().__init__()
-        self.fc1, self.fc2, self.fc3 = nn.Linear(784, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, 10)
+        self.fc1, self.fc2, self.fc3 = (
+            nn.Linear(784, hidden),
+            nn.Linear(hidden, hidden),
+            nn.Linear(hidden, 10),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
@@ -70,8 +74,11 @@ class LSTMLM(nn.Module):
 def _gpt2(small: bool) -> tuple[nn.Module, str]:
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    kw: dict[str, Any] = (dict(vocab_size=128, n_positions=32, n_embd=64, n_layer=2, n_head=4,
-                               bos_token_id=0, eos_token_id=0) if small else {})
+    kw: dict[str, Any] = (
+        dict(vocab_size=128, n_positions=32, n_embd=64, n_layer=2, n_head=4, bos_token_id=0, eos_token_id=0)
+        if small
+        else {}
+    )
     return GPT2LMHeadModel(GPT2Config(**kw)), f"transformers GPT2LMHeadModel(GPT2Config({kw}))"
 
 
@@ -79,11 +86,24 @@ def _llama(small: bool) -> tuple[nn.Module, str]:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     if small:
-        kw: dict[str, Any] = dict(vocab_size=128, hidden_size=64, intermediate_size=96,
-                                  num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
+        kw: dict[str, Any] = dict(
+            vocab_size=128,
+            hidden_size=64,
+            intermediate_size=96,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+        )
     else:  # TinyLlama-1.1B's config.json
-        kw = dict(vocab_size=32000, hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
-                  num_attention_heads=32, num_key_value_heads=4, max_position_embeddings=2048)
+        kw = dict(
+            vocab_size=32000,
+            hidden_size=2048,
+            intermediate_size=5632,
+            num_hidden_layers=22,
+            num_attention_heads=32,
+            num_key_value_heads=4,
+            max_position_embeddings=2048,
+        )
     kw["tie_word_embeddings"] = False
     return LlamaForCausalLM(LlamaConfig(**kw)), f"transformers LlamaForCausalLM(LlamaConfig({kw}))"
 
@@ -98,29 +118,43 @@ def _resnet18(small: bool) -> tuple[nn.Module, str]:
 def _vit(small: bool) -> tuple[nn.Module, str]:
     import timm
 
-    kw: dict[str, Any] = dict(img_size=32, embed_dim=64, depth=2, num_heads=4, num_classes=10) if small else {}
-    return (timm.create_model("vit_base_patch16_224", pretrained=False, **kw),
-            f"timm.create_model('vit_base_patch16_224', pretrained=False, **{kw})")
+    kw: dict[str, Any] = (
+        dict(img_size=32, embed_dim=64, depth=2, num_heads=4, num_classes=10) if small else {}
+    )
+    return (
+        timm.create_model("vit_base_patch16_224", pretrained=False, **kw),
+        f"timm.create_model('vit_base_patch16_224', pretrained=False, **{kw})",
+    )
 
 
 def _imdb_keras(small: bool) -> tuple[Any, str]:
     import keras
 
     vocab, dim, units = (200, 32, 32) if small else (20000, 128, 128)
-    model = keras.Sequential([keras.Input((None,), dtype="int32"),
-                              keras.layers.Embedding(vocab, dim, name="embedding"),
-                              keras.layers.LSTM(units, name="lstm"),
-                              keras.layers.Dense(1, activation="sigmoid", name="dense")])
-    return model, (f"keras {keras.__version__} Sequential([Embedding({vocab}, {dim}), "
-                   f"LSTM({units}), Dense(1, 'sigmoid')]); names <layer>.<weight>")
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(vocab, dim, name="embedding"),
+            keras.layers.LSTM(units, name="lstm"),
+            keras.layers.Dense(1, activation="sigmoid", name="dense"),
+        ]
+    )
+    return model, (
+        f"keras {keras.__version__} Sequential([Embedding({vocab}, {dim}), "
+        f"LSTM({units}), Dense(1, 'sigmoid')]); names <layer>.<weight>"
+    )
 
 
 BUILDERS: dict[str, Callable[[bool], tuple[Any, str]]] = {
     "mlp-mnist": lambda small: (MLP(), "scripts/models.py MLP(): nn.Linear fc1, fc2, fc3"),
-    "lenet5": lambda small: (LeNet5(), "scripts/models.py LeNet5(): nn.Conv2d conv1, conv2; nn.Linear fc1-fc3"),
-    "lstm-lm": lambda small: ((LSTMLM(50, 16) if small else LSTMLM()),
-                              "scripts/models.py LSTMLM(): nn.Embedding encoder, nn.LSTM rnn (2 layers), "
-                              "nn.Linear decoder"),
+    "lenet5": lambda small: (
+        LeNet5(),
+        "scripts/models.py LeNet5(): nn.Conv2d conv1, conv2; nn.Linear fc1-fc3",
+    ),
+    "lstm-lm": lambda small: (
+        (LSTMLM(50, 16) if small else LSTMLM()),
+        "scripts/models.py LSTMLM(): nn.Embedding encoder, nn.LSTM rnn (2 layers), nn.Linear decoder",
+    ),
     "resnet18": _resnet18,
     "gpt2": _gpt2,
     "llama": _llama,
@@ -187,8 +221,10 @@ def state_entries(model: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The state dict's tensors (name, shape, dtype) and its tied aliases (name → the
     name it shares storage with), which are one tensor and so one entry in a file."""
     if is_keras(model):
-        return [{"name": k, "shape": list(w.shape), "dtype": str(w.dtype)}
-                for k, w in keras_weights(model).items()], {}
+        return [
+            {"name": k, "shape": list(w.shape), "dtype": str(w.dtype)}
+            for k, w in keras_weights(model).items()
+        ], {}
     seen: dict[int, str] = {}
     tensors, tied = [], {}
     for name, value in model.state_dict(keep_vars=True).items():
@@ -196,6 +232,7 @@ def state_entries(model: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
             tied[name] = seen[id(value)]
             continue
         seen[id(value)] = name
-        tensors.append({"name": name, "shape": list(value.shape),
-                        "dtype": str(value.dtype).removeprefix("torch.")})
+        tensors.append(
+            {"name": name, "shape": list(value.shape), "dtype": str(value.dtype).removeprefix("torch.")}
+        )
     return tensors, tied

@@ -45,8 +45,14 @@ def main() -> None:
         with contextlib.nullcontext() if spec in KERAS else torch.device("meta"):
             model, source = build(False)
         tensors, tied = state_entries(model)
-        record = {"spec": f"specs/{spec}.yaml", "model": source, "versions": versions(),
-                  "small_sets": SMALL_SETS[spec], "tied": tied, "tensors": tensors}
+        record = {
+            "spec": f"specs/{spec}.yaml",
+            "model": source,
+            "versions": versions(),
+            "small_sets": SMALL_SETS[spec],
+            "tied": tied,
+            "tensors": tensors,
+        }
         path = out_dir / f"{spec}.json"
         path.write_text(json.dumps(record, indent=1) + "\n")
         print(f"{path.relative_to(ROOT)}: {len(tensors)} tensors" + (f", tied {tied}" if tied else ""))

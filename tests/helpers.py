@@ -63,8 +63,10 @@ def raw_tensors(path: Path) -> dict[str, tuple[str, bytes]]:
     header = json.loads(data[8 : 8 + n])
     header.pop("__metadata__", None)
     base = 8 + n
-    return {k: (v["dtype"], data[base + v["data_offsets"][0] : base + v["data_offsets"][1]])
-            for k, v in header.items()}
+    return {
+        k: (v["dtype"], data[base + v["data_offsets"][0] : base + v["data_offsets"][1]])
+        for k, v in header.items()
+    }
 
 
 def reference(a: np.ndarray) -> dict:
@@ -79,8 +81,15 @@ def reference(a: np.ndarray) -> dict:
             counts = np.histogram(fin, bins=bins, range=(lo, hi))[0]
         else:  # documented: a single value fills the middle bin
             counts = np.bincount([bins // 2], minlength=bins) * fin.size
-        out.update(mean=fin.mean(), std=fin.std(), min=lo, max=hi, absmax=np.abs(fin).max(),
-                   zero_fraction=np.count_nonzero(fin == 0) / fin.size, counts=counts)
+        out.update(
+            mean=fin.mean(),
+            std=fin.std(),
+            min=lo,
+            max=hi,
+            absmax=np.abs(fin).max(),
+            zero_fraction=np.count_nonzero(fin == 0) / fin.size,
+            counts=counts,
+        )
     return out
 
 
@@ -101,9 +110,8 @@ def assert_matches(t: dict, ref: dict) -> None:
     assert np.array_equal(counts, ref["counts"])
 
 
-
-
-def sample_chunk(kind: str, params: Mapping[str, float], seed: int, name: str, chunk: int,
-                 n: int, dt: np.dtype) -> np.ndarray:
+def sample_chunk(
+    kind: str, params: Mapping[str, float], seed: int, name: str, chunk: int, n: int, dt: np.dtype
+) -> np.ndarray:
     """Values of chunk ``chunk`` (``n`` values) of an element-wise tensor, freshly allocated."""
     return fill_chunk(kind, params, seed, name, chunk, np.empty(n, dtype=dt))

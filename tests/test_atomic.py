@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import every_family_spec
 
+from helpers import every_family_spec
 from initgen.errors import OutputError
 from initgen.plan import build_plan
 from initgen.spec import load_spec
@@ -36,13 +36,17 @@ def leftovers(d: Path) -> list[str]:
     return sorted(p.name for p in d.rglob("*") if TMP_MARK in p.name)
 
 
-def _start_and_signal(spec: Path, args: list[str], watch: Path, sig: int,
-                      threads: int = 1) -> subprocess.CompletedProcess:
-    p = subprocess.Popen([sys.executable, "-m", "initgen", "make", str(spec), *args,
-                          "--threads", str(threads)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         # a test runner may ignore SIGINT; the child must not inherit that
-                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+def _start_and_signal(
+    spec: Path, args: list[str], watch: Path, sig: int, threads: int = 1
+) -> subprocess.CompletedProcess:
+    p = subprocess.Popen(
+        [sys.executable, "-m", "initgen", "make", str(spec), *args, "--threads", str(threads)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a test runner may ignore SIGINT; the child must not inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 30
     while not leftovers(watch) and p.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -54,8 +58,10 @@ def _start_and_signal(spec: Path, args: list[str], watch: Path, sig: int,
 
 
 @pytest.mark.parametrize("threads", [1, 2])  # in-process, and forked workers
-@pytest.mark.parametrize("sig, status, word", [(signal.SIGINT, 130, "interrupted"),
-                                               (signal.SIGTERM, 128 + signal.SIGTERM, "terminated")])
+@pytest.mark.parametrize(
+    "sig, status, word",
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 128 + signal.SIGTERM, "terminated")],
+)
 def test_a_signal_mid_write_leaves_nothing(write_spec, tmp_path, sig, status, word, threads):
     spec = write_spec(BIG)
     target = tmp_path / "w.safetensors"
@@ -116,8 +122,9 @@ def test_quiet_and_non_terminal_stderr_show_no_progress_bar(cli, write_spec, tmp
 
 @pytest.mark.parametrize("when", ["before", "after"])
 @pytest.mark.parametrize("suffix", [".safetensors", ".h5"])
-def test_a_signal_whose_exception_was_lost_still_stops_the_write(write_spec, tmp_path, monkeypatch,
-                                                                when, suffix):
+def test_a_signal_whose_exception_was_lost_still_stops_the_write(
+    write_spec, tmp_path, monkeypatch, when, suffix
+):
     """Python drops exceptions raised inside weakref callbacks and __del__; a signal
     landing there is only recorded. The write must still stop: between chunks, or at
     the latest before the finished file is renamed into place."""
@@ -166,14 +173,17 @@ main(sys.argv[1:], prog_name="initgen")
 """
 
 
-def test_a_signal_exception_raised_where_python_cannot_propagate_it_prints_nothing(write_spec,
-                                                                                   tmp_path):
+def test_a_signal_exception_raised_where_python_cannot_propagate_it_prints_nothing(write_spec, tmp_path):
     """A handler's exception raised inside a weakref callback is "unraisable": Python
     would print it as a traceback. The CLI drops those reports and ends the command
     as terminated through the recorded signal."""
     spec = write_spec(every_family_spec())
     out = tmp_path / "w.safetensors"
-    proc = subprocess.run([sys.executable, "-c", RAISE_IN_WEAKREF_CALLBACK, "make", str(spec),
-                           "-o", str(out), "-q"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", RAISE_IN_WEAKREF_CALLBACK, "make", str(spec), "-o", str(out), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert (proc.returncode, proc.stderr) == (143, "terminated; no output was written\n")
     assert not out.exists() and leftovers(tmp_path) == []

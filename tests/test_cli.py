@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+
 from helpers import SPECS
 
 MLP = SPECS / "mlp-mnist.yaml"
@@ -15,10 +16,12 @@ MLP = SPECS / "mlp-mnist.yaml"
 
 def test_help_starts_fast_and_imports_no_heavy_module():
     # Start-up is dominated by imports; check what is imported rather than time alone.
-    code = ("import sys, time; t = time.perf_counter(); "
-            "from initgen.cli import main; "
-            "heavy = [m for m in ('numpy', 'h5py', 'safetensors', 'rich', 'yaml', 'ml_dtypes') if m in sys.modules]; "
-            "print(heavy)")
+    code = (
+        "import sys, time; t = time.perf_counter(); "
+        "from initgen.cli import main; "
+        "heavy = [m for m in ('numpy', 'h5py', 'safetensors', 'rich', 'yaml', 'ml_dtypes') if m in sys.modules]; "
+        "print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     best = min(_time_help() for _ in range(3))
@@ -69,7 +72,10 @@ def test_set_overrides_a_var(cli):
 def test_set_unknown_var_is_a_usage_error(cli):
     r = cli("plan", MLP, "--set", "hiden=32")
     assert r.exit_code == 2
-    assert r.output == "error: --set hiden: the spec has no var 'hiden'; its vars: hidden; did you mean 'hidden'?\n"
+    assert (
+        r.output
+        == "error: --set hiden: the spec has no var 'hiden'; its vars: hidden; did you mean 'hidden'?\n"
+    )
 
 
 def test_schemes_json_lists_formulas(cli):

@@ -40,8 +40,12 @@ def made(path: Path, flip: bool = False) -> None:
     """A file made by initgen (optionally with its last byte changed)."""
     from initgen import build_plan, load_spec, write
 
-    write(build_plan(load_spec("t.yaml", text="initgen: 1\nlayers: [{name: fc, type: dense, in: 4, out: 2}]\n")),
-          path)
+    write(
+        build_plan(
+            load_spec("t.yaml", text="initgen: 1\nlayers: [{name: fc, type: dense, in: 4, out: 2}]\n")
+        ),
+        path,
+    )
     if flip:
         raw = bytearray(path.read_bytes())
         raw[-1] ^= 1
@@ -54,226 +58,505 @@ USAGE = "Usage: initgen {cmd} [OPTIONS] {arg}\nTry 'initgen {cmd} --help' for he
 #      the exact stderr, or for commands that print data first, its last line)
 ROWS: dict[str, tuple[list[str], dict, int, str]] = {
     # -- options (click) ------------------------------------------------------------
-    "unknown command": (["mak"], {}, 2,
-                        "Usage: initgen [OPTIONS] COMMAND [ARGS]...\nTry 'initgen --help' for help.\n\n"
-                        "Error: No such command 'mak'. Did you mean 'make'?\n"),
-    "missing option": (["make", "{d}/s.yaml"], {"s.yaml": MLP}, 2,
-                       USAGE.format(cmd="make", arg="SPEC") + "Missing option '-o' / '--output'.\n"),
-    "bad choice": (["stats", "{d}/w.safetensors", "--format", "xml"], {}, 2,
-                   USAGE.format(cmd="stats", arg="FILE") + "Invalid value for '--format': 'xml' is not "
-                   "one of 'table', 'json', 'markdown', 'csv'.\n"),
-    "out of range": (["make", "{d}/s.yaml", "-o", "{d}/w.safetensors", "--seed", "-1"], {"s.yaml": MLP}, 2,
-                     USAGE.format(cmd="make", arg="SPEC") + "Invalid value for '--seed': -1 is not in the "
-                     "range x>=0.\n"),
-    "spec is a directory": (["validate", "{d}/sd"], {"sd": None}, 2,
-                            USAGE.format(cmd="validate", arg="SPEC") + "Invalid value for 'SPEC': File "
-                            "'{d}/sd' is a directory.\n"),
+    "unknown command": (
+        ["mak"],
+        {},
+        2,
+        "Usage: initgen [OPTIONS] COMMAND [ARGS]...\nTry 'initgen --help' for help.\n\n"
+        "Error: No such command 'mak'. Did you mean 'make'?\n",
+    ),
+    "missing option": (
+        ["make", "{d}/s.yaml"],
+        {"s.yaml": MLP},
+        2,
+        USAGE.format(cmd="make", arg="SPEC") + "Missing option '-o' / '--output'.\n",
+    ),
+    "bad choice": (
+        ["stats", "{d}/w.safetensors", "--format", "xml"],
+        {},
+        2,
+        USAGE.format(cmd="stats", arg="FILE") + "Invalid value for '--format': 'xml' is not "
+        "one of 'table', 'json', 'markdown', 'csv'.\n",
+    ),
+    "out of range": (
+        ["make", "{d}/s.yaml", "-o", "{d}/w.safetensors", "--seed", "-1"],
+        {"s.yaml": MLP},
+        2,
+        USAGE.format(cmd="make", arg="SPEC") + "Invalid value for '--seed': -1 is not in the range x>=0.\n",
+    ),
+    "spec is a directory": (
+        ["validate", "{d}/sd"],
+        {"sd": None},
+        2,
+        USAGE.format(cmd="validate", arg="SPEC") + "Invalid value for 'SPEC': File "
+        "'{d}/sd' is a directory.\n",
+    ),
     # -- options (initgen) ------------------------------------------------------------
-    "bad --set": (["validate", "{d}/s.yaml", "--set", "hidden"], {"s.yaml": MLP}, 2,
-                  "error: --set 'hidden': expected KEY=VALUE\n"),
-    "unknown --set var": (["validate", "{d}/s.yaml", "--set", "hiden=3"],
-                          {"s.yaml": MLP.replace(b"name: t\n", b"name: t\nvars: {hidden: 2}\n")}, 2,
-                          "error: --set hiden: the spec has no var 'hiden'; its vars: hidden; did you "
-                          "mean 'hidden'?\n"),
-    "bad --max-bytes": (["validate", "{d}/s.yaml", "--max-bytes", "lots"], {"s.yaml": MLP}, 2,
-                        "error: --max-bytes 'lots': not a size; use bytes or a number with kB, MB, GB, TB, PB, "
-                        "KiB, MiB, GiB, TiB or PiB (e.g. 2GB)\n"),
-    "over --max-bytes": (["validate", "{d}/s.yaml", "--max-bytes", "10"], {"s.yaml": MLP}, 2,
-                         "error: {d}/s.yaml:4: layers[0]: the plan makes 40 B of tensors (the largest, "
-                         "'fc.weight' [2, 4], is 32 B), over the limit of 10 B; if that is meant, raise "
-                         "it with --max-bytes 40\n"),
-    "whole-tensor limit": (["validate", "{d}/s.yaml"],
-                           {"s.yaml": b"initgen: 1\nlayers: [{name: rot, type: tensor, shape: [20000, 20000], "
-                                      b"init: orthogonal}]\n"}, 2,
-                           "error: {d}/s.yaml:2: layers[0]: tensor 'rot' [20000, 20000] has 400,000,000 values; "
-                           "the scheme orthogonal makes a tensor whole in memory and is limited to 134,217,728 "
-                           "values; use an element-wise scheme for it\n"),
-    "distribution not finite": (["plan", "{d}/s.yaml", "--format", "json"],
-                                {"s.yaml": b"initgen: 1\nlayers: [{name: c, type: tensor, shape: [2], init: "
-                                           b"{scheme: uniform, low: -1.0e+308, high: 1.0e+308}}]\n"}, 2,
-                                "error: {d}/s.yaml:2: layers[0]: tensor 'c': the scheme uniform gives a "
-                                "distribution that is not finite (mean 0, std inf, fans 2/2); check the init "
-                                "parameters and fans\n"),
-    "values overflow the dtype": (["make", "{d}/s.yaml", "-o", "{d}/w.safetensors"],
-                                  {"s.yaml": b"initgen: 1\nlayers: [{name: a, type: tensor, shape: [2, 2], "
-                                             b"fan_in: 5.0e-324, init: he_normal}]\n"}, 2,
-                                  "error: {d}/s.yaml:2: layers[0]: tensor 'a': the scheme he_normal gives mean 0 "
-                                  "and std 6.36e+161, so its values would overflow float32 (largest 3.4e+38); "
-                                  "check the init parameters and fans, or use a wider dtype\n"),
-    "bad --max-shard-size": (["make", "{d}/s.yaml", "-o", "{d}/out", "--max-shard-size", "big"],
-                             {"s.yaml": MLP}, 2,
-                             "error: --max-shard-size 'big': not a size; use bytes or a number with kB, MB, "
-                             "GB, TB, PB, KiB, MiB, GiB, TiB or PiB (e.g. 2GB)\n"),
-    "--shard without size": (["make", "{d}/s.yaml", "-o", "{d}/out", "--shard", "1/2"], {"s.yaml": MLP}, 2,
-                             "error: --shard needs --max-shard-size: the shard boundaries depend on it\n"),
-    "bad --shard": (["make", "{d}/s.yaml", "-o", "{d}/out", "--max-shard-size", "1KB", "--shard", "3/2"],
-                    {"s.yaml": MLP}, 2, "error: --shard: '3/2' is not k/n with 1 ≤ k ≤ n (e.g. --shard 2/5)\n"),
-    "wrong shard count": (["make", "{d}/s.yaml", "-o", "{d}/out", "--max-shard-size", "1GB", "--shard", "1/2"],
-                          {"s.yaml": MLP}, 2, "error: --shard 1/2: with --max-shard-size 1000000000 bytes "
-                          "this model has 1 shard(s), not 2\n"),
-    "shards to a file name": (["make", "{d}/s.yaml", "-o", "{d}/w.safetensors", "--max-shard-size", "1KB"],
-                              {"s.yaml": MLP}, 2,
-                              "error: {d}/w.safetensors: with --max-shard-size, -o names a directory "
-                              "(e.g. -o {d}/w/); the shards are named model-00001-of-0000N.safetensors\n"),
-    "shards as HDF5": (["make", "{d}/s.yaml", "-o", "{d}/out", "--max-shard-size", "1KB", "--format", "hdf5"],
-                       {"s.yaml": MLP}, 2,
-                       "error: --max-shard-size writes safetensors shards; HDF5 output is one file\n"),
-    "bad --expect": (["stats", "{d}/w.safetensors", "--expect", "std"], {}, 2,
-                     "error: --expect 'std': expected GLOB:KEY=VALUE[±TOL[%]], e.g. 'h.*.weight:std=0.02±5%'\n"),
-    "bad --expect key": (["stats", "{d}/w.safetensors", "--expect", "*:sdt=1"], {}, 2,
-                         "error: --expect '*:sdt=1': unknown key 'sdt'; known: absmax, inf, max, mean, min, "
-                         "nan, std or zeros\n"),
-    "no tensor matches": (["stats", "{d}/w.safetensors", "--tensors", "nope*"], {"w.safetensors": made}, 2,
-                          "error: {d}/w.safetensors: no tensor matches --tensors 'nope*' (2 tensors in the file)\n"),
+    "bad --set": (
+        ["validate", "{d}/s.yaml", "--set", "hidden"],
+        {"s.yaml": MLP},
+        2,
+        "error: --set 'hidden': expected KEY=VALUE\n",
+    ),
+    "unknown --set var": (
+        ["validate", "{d}/s.yaml", "--set", "hiden=3"],
+        {"s.yaml": MLP.replace(b"name: t\n", b"name: t\nvars: {hidden: 2}\n")},
+        2,
+        "error: --set hiden: the spec has no var 'hiden'; its vars: hidden; did you mean 'hidden'?\n",
+    ),
+    "bad --max-bytes": (
+        ["validate", "{d}/s.yaml", "--max-bytes", "lots"],
+        {"s.yaml": MLP},
+        2,
+        "error: --max-bytes 'lots': not a size; use bytes or a number with kB, MB, GB, TB, PB, "
+        "KiB, MiB, GiB, TiB or PiB (e.g. 2GB)\n",
+    ),
+    "over --max-bytes": (
+        ["validate", "{d}/s.yaml", "--max-bytes", "10"],
+        {"s.yaml": MLP},
+        2,
+        "error: {d}/s.yaml:4: layers[0]: the plan makes 40 B of tensors (the largest, "
+        "'fc.weight' [2, 4], is 32 B), over the limit of 10 B; if that is meant, raise "
+        "it with --max-bytes 40\n",
+    ),
+    "whole-tensor limit": (
+        ["validate", "{d}/s.yaml"],
+        {
+            "s.yaml": b"initgen: 1\nlayers: [{name: rot, type: tensor, shape: [20000, 20000], "
+            b"init: orthogonal}]\n"
+        },
+        2,
+        "error: {d}/s.yaml:2: layers[0]: tensor 'rot' [20000, 20000] has 400,000,000 values; "
+        "the scheme orthogonal makes a tensor whole in memory and is limited to 134,217,728 "
+        "values; use an element-wise scheme for it\n",
+    ),
+    "distribution not finite": (
+        ["plan", "{d}/s.yaml", "--format", "json"],
+        {
+            "s.yaml": b"initgen: 1\nlayers: [{name: c, type: tensor, shape: [2], init: "
+            b"{scheme: uniform, low: -1.0e+308, high: 1.0e+308}}]\n"
+        },
+        2,
+        "error: {d}/s.yaml:2: layers[0]: tensor 'c': the scheme uniform gives a "
+        "distribution that is not finite (mean 0, std inf, fans 2/2); check the init "
+        "parameters and fans\n",
+    ),
+    "values overflow the dtype": (
+        ["make", "{d}/s.yaml", "-o", "{d}/w.safetensors"],
+        {
+            "s.yaml": b"initgen: 1\nlayers: [{name: a, type: tensor, shape: [2, 2], "
+            b"fan_in: 5.0e-324, init: he_normal}]\n"
+        },
+        2,
+        "error: {d}/s.yaml:2: layers[0]: tensor 'a': the scheme he_normal gives mean 0 "
+        "and std 6.36e+161, so its values would overflow float32 (largest 3.4e+38); "
+        "check the init parameters and fans, or use a wider dtype\n",
+    ),
+    "bad --max-shard-size": (
+        ["make", "{d}/s.yaml", "-o", "{d}/out", "--max-shard-size", "big"],
+        {"s.yaml": MLP},
+        2,
+        "error: --max-shard-size 'big': not a size; use bytes or a number with kB, MB, "
+        "GB, TB, PB, KiB, MiB, GiB, TiB or PiB (e.g. 2GB)\n",
+    ),
+    "--shard without size": (
+        ["make", "{d}/s.yaml", "-o", "{d}/out", "--shard", "1/2"],
+        {"s.yaml": MLP},
+        2,
+        "error: --shard needs --max-shard-size: the shard boundaries depend on it\n",
+    ),
+    "bad --shard": (
+        ["make", "{d}/s.yaml", "-o", "{d}/out", "--max-shard-size", "1KB", "--shard", "3/2"],
+        {"s.yaml": MLP},
+        2,
+        "error: --shard: '3/2' is not k/n with 1 ≤ k ≤ n (e.g. --shard 2/5)\n",
+    ),
+    "wrong shard count": (
+        ["make", "{d}/s.yaml", "-o", "{d}/out", "--max-shard-size", "1GB", "--shard", "1/2"],
+        {"s.yaml": MLP},
+        2,
+        "error: --shard 1/2: with --max-shard-size 1000000000 bytes this model has 1 shard(s), not 2\n",
+    ),
+    "shards to a file name": (
+        ["make", "{d}/s.yaml", "-o", "{d}/w.safetensors", "--max-shard-size", "1KB"],
+        {"s.yaml": MLP},
+        2,
+        "error: {d}/w.safetensors: with --max-shard-size, -o names a directory "
+        "(e.g. -o {d}/w/); the shards are named model-00001-of-0000N.safetensors\n",
+    ),
+    "shards as HDF5": (
+        ["make", "{d}/s.yaml", "-o", "{d}/out", "--max-shard-size", "1KB", "--format", "hdf5"],
+        {"s.yaml": MLP},
+        2,
+        "error: --max-shard-size writes safetensors shards; HDF5 output is one file\n",
+    ),
+    "bad --expect": (
+        ["stats", "{d}/w.safetensors", "--expect", "std"],
+        {},
+        2,
+        "error: --expect 'std': expected GLOB:KEY=VALUE[±TOL[%]], e.g. 'h.*.weight:std=0.02±5%'\n",
+    ),
+    "bad --expect key": (
+        ["stats", "{d}/w.safetensors", "--expect", "*:sdt=1"],
+        {},
+        2,
+        "error: --expect '*:sdt=1': unknown key 'sdt'; known: absmax, inf, max, mean, min, "
+        "nan, std or zeros\n",
+    ),
+    "no tensor matches": (
+        ["stats", "{d}/w.safetensors", "--tensors", "nope*"],
+        {"w.safetensors": made},
+        2,
+        "error: {d}/w.safetensors: no tensor matches --tensors 'nope*' (2 tensors in the file)\n",
+    ),
     # -- output -------------------------------------------------------------------------
-    "unknown extension": (["make", "{d}/s.yaml", "-o", "{d}/w.bin"], {"s.yaml": MLP}, 2,
-                          "error: {d}/w.bin: cannot tell the format from the extension '.bin'; use "
-                          ".safetensors, .h5 or .hdf5, or --format\n"),
-    "output exists": (["make", "{d}/s.yaml", "-o", "{d}/w.safetensors"], {"s.yaml": MLP, "w.safetensors": b"old"},
-                      2, "error: {d}/w.safetensors: already exists; use --force to replace it\n"),
-    "output directory missing": (["make", "{d}/s.yaml", "-o", "{d}/no/w.safetensors"], {"s.yaml": MLP}, 2,
-                                 "error: {d}/no/w.safetensors: the directory {d}/no does not exist\n"),
-    "output is a directory": (["make", "{d}/s.yaml", "-o", "{d}/sub.safetensors", "--force"],
-                              {"s.yaml": MLP, "sub.safetensors": None}, 2,
-                              "error: {d}/sub.safetensors: is a directory\n"),
-    "name not an HDF5 path": (["make", "{d}/s.yaml", "-o", "{d}/w.h5"],
-                              {"s.yaml": MLP.replace(b"name: fc", b"name: 'a/b'")}, 2,
-                              "error: cannot write HDF5: tensor name 'a/b.bias' contains '/', which HDF5 "
-                              "reads as a group separator; write .safetensors or rename the tensor\n"),
-    "dataset and group": (["make", "{d}/s.yaml", "-o", "{d}/w.h5"],
-                          {"s.yaml": MLP + b"  - {name: fc.weight.x, type: tensor, shape: [2]}\n"}, 2,
-                          "error: cannot write HDF5: tensor 'fc.weight' would be both a dataset and the "
-                          "group holding 'fc.weight.x'; write .safetensors or rename one of them\n"),
-    "metadata key as a name": (["validate", "{d}/s.yaml"], {"s.yaml": MLP.replace(
-        b"{name: fc, type: dense, in: 4, out: 2, activation: relu}", b"{name: __metadata__, type: tensor, shape: [2]}")},
-        2, "error: {d}/s.yaml:4: layers[0]: '__metadata__' cannot be a tensor name: safetensors keeps the "
-           "file's metadata under it\n"),
+    "unknown extension": (
+        ["make", "{d}/s.yaml", "-o", "{d}/w.bin"],
+        {"s.yaml": MLP},
+        2,
+        "error: {d}/w.bin: cannot tell the format from the extension '.bin'; use "
+        ".safetensors, .h5 or .hdf5, or --format\n",
+    ),
+    "output exists": (
+        ["make", "{d}/s.yaml", "-o", "{d}/w.safetensors"],
+        {"s.yaml": MLP, "w.safetensors": b"old"},
+        2,
+        "error: {d}/w.safetensors: already exists; use --force to replace it\n",
+    ),
+    "output directory missing": (
+        ["make", "{d}/s.yaml", "-o", "{d}/no/w.safetensors"],
+        {"s.yaml": MLP},
+        2,
+        "error: {d}/no/w.safetensors: the directory {d}/no does not exist\n",
+    ),
+    "output is a directory": (
+        ["make", "{d}/s.yaml", "-o", "{d}/sub.safetensors", "--force"],
+        {"s.yaml": MLP, "sub.safetensors": None},
+        2,
+        "error: {d}/sub.safetensors: is a directory\n",
+    ),
+    "name not an HDF5 path": (
+        ["make", "{d}/s.yaml", "-o", "{d}/w.h5"],
+        {"s.yaml": MLP.replace(b"name: fc", b"name: 'a/b'")},
+        2,
+        "error: cannot write HDF5: tensor name 'a/b.bias' contains '/', which HDF5 "
+        "reads as a group separator; write .safetensors or rename the tensor\n",
+    ),
+    "dataset and group": (
+        ["make", "{d}/s.yaml", "-o", "{d}/w.h5"],
+        {"s.yaml": MLP + b"  - {name: fc.weight.x, type: tensor, shape: [2]}\n"},
+        2,
+        "error: cannot write HDF5: tensor 'fc.weight' would be both a dataset and the "
+        "group holding 'fc.weight.x'; write .safetensors or rename one of them\n",
+    ),
+    "metadata key as a name": (
+        ["validate", "{d}/s.yaml"],
+        {
+            "s.yaml": MLP.replace(
+                b"{name: fc, type: dense, in: 4, out: 2, activation: relu}",
+                b"{name: __metadata__, type: tensor, shape: [2]}",
+            )
+        },
+        2,
+        "error: {d}/s.yaml:4: layers[0]: '__metadata__' cannot be a tensor name: safetensors keeps the "
+        "file's metadata under it\n",
+    ),
     # (disk full, read-only, failed rename, interrupted: see test_faults.py, which makes them happen)
     # -- spec: one of each family ---------------------------------------------------------
     "spec missing": (["validate", "{d}/none.yaml"], {}, 2, "error: {d}/none.yaml: no such file\n"),
-    "spec too big": (["validate", "{d}/s.yaml"], {"s.yaml": b" " * (16 * 1024 * 1024 + 1)}, 2,
-                     "error: {d}/s.yaml: is 16777217 bytes; a spec may be at most 16777216\n"),
-    "spec not UTF-8": (["validate", "{d}/s.yaml"], {"s.yaml": b"initgen: 1\nname: caf\xe9\n"}, 2,
-                       "error: {d}/s.yaml:2: is not UTF-8 text\n"),
+    "spec too big": (
+        ["validate", "{d}/s.yaml"],
+        {"s.yaml": b" " * (16 * 1024 * 1024 + 1)},
+        2,
+        "error: {d}/s.yaml: is 16777217 bytes; a spec may be at most 16777216\n",
+    ),
+    "spec not UTF-8": (
+        ["validate", "{d}/s.yaml"],
+        {"s.yaml": b"initgen: 1\nname: caf\xe9\n"},
+        2,
+        "error: {d}/s.yaml:2: is not UTF-8 text\n",
+    ),
     "spec empty": (["validate", "{d}/s.yaml"], {"s.yaml": b""}, 2, "error: {d}/s.yaml: the spec is empty\n"),
-    "spec control character": (["validate", "{d}/s.yaml"], {"s.yaml": b"initgen: 1\nname: \x01\n"}, 2,
-                               "error: {d}/s.yaml:2: not valid YAML: character 0x0001 is not allowed\n"),
-    "spec two documents": (["validate", "{d}/s.yaml"], {"s.yaml": b"initgen: 1\n---\ninitgen: 1\n"}, 2,
-                           "error: {d}/s.yaml:2: a spec is a single YAML document (found more than one)\n"),
-    "spec not YAML": (["validate", "{d}/s.yaml"], {"s.yaml": b"initgen: 1\nlayers: [\n"}, 2,
-                      "error: {d}/s.yaml:3: not valid YAML: expected the node content, but found '<stream end>'\n"),
-    "spec undefined alias": (["validate", "{d}/s.yaml"], {"s.yaml": b"initgen: 1\nlayers: [*x]\n"}, 2,
-                             "error: {d}/s.yaml:2: not valid YAML: found undefined alias 'x'\n"),
-    "spec duplicate key": (["validate", "{d}/s.yaml"], {"s.yaml": MLP + b"name: u\n"}, 2,
-                           "error: {d}/s.yaml:5: duplicate key 'name'\n"),
-    "spec unknown key": (["plan", "{d}/s.yaml"], {"s.yaml": MLP.replace(b"name: t", b"nmae: t")}, 2,
-                         "error: {d}/s.yaml:2: nmae: unknown key 'nmae' in the spec; allowed: description, "
-                         "dtype, initgen, layers, layout, name, rules, seed or vars; did you mean 'name'?\n"),
-    "spec version": (["validate", "{d}/s.yaml"], {"s.yaml": MLP.replace(b"initgen: 1", b"initgen: 2")}, 2,
-                     "error: {d}/s.yaml:1: initgen: unsupported spec version 2; this initgen reads 1\n"),
-    "spec alias bomb": (["validate", "{d}/s.yaml"], {"s.yaml": b"initgen: 1\n" + b"".join(
-        f"l{k}: &l{k} [{', '.join([f'*l{k - 1}'] * 9 if k else ['x'] * 9)}]\n".encode() for k in range(10))}, 2,
+    "spec control character": (
+        ["validate", "{d}/s.yaml"],
+        {"s.yaml": b"initgen: 1\nname: \x01\n"},
+        2,
+        "error: {d}/s.yaml:2: not valid YAML: character 0x0001 is not allowed\n",
+    ),
+    "spec two documents": (
+        ["validate", "{d}/s.yaml"],
+        {"s.yaml": b"initgen: 1\n---\ninitgen: 1\n"},
+        2,
+        "error: {d}/s.yaml:2: a spec is a single YAML document (found more than one)\n",
+    ),
+    "spec not YAML": (
+        ["validate", "{d}/s.yaml"],
+        {"s.yaml": b"initgen: 1\nlayers: [\n"},
+        2,
+        "error: {d}/s.yaml:3: not valid YAML: expected the node content, but found '<stream end>'\n",
+    ),
+    "spec undefined alias": (
+        ["validate", "{d}/s.yaml"],
+        {"s.yaml": b"initgen: 1\nlayers: [*x]\n"},
+        2,
+        "error: {d}/s.yaml:2: not valid YAML: found undefined alias 'x'\n",
+    ),
+    "spec duplicate key": (
+        ["validate", "{d}/s.yaml"],
+        {"s.yaml": MLP + b"name: u\n"},
+        2,
+        "error: {d}/s.yaml:5: duplicate key 'name'\n",
+    ),
+    "spec unknown key": (
+        ["plan", "{d}/s.yaml"],
+        {"s.yaml": MLP.replace(b"name: t", b"nmae: t")},
+        2,
+        "error: {d}/s.yaml:2: nmae: unknown key 'nmae' in the spec; allowed: description, "
+        "dtype, initgen, layers, layout, name, rules, seed or vars; did you mean 'name'?\n",
+    ),
+    "spec version": (
+        ["validate", "{d}/s.yaml"],
+        {"s.yaml": MLP.replace(b"initgen: 1", b"initgen: 2")},
+        2,
+        "error: {d}/s.yaml:1: initgen: unsupported spec version 2; this initgen reads 1\n",
+    ),
+    "spec alias bomb": (
+        ["validate", "{d}/s.yaml"],
+        {
+            "s.yaml": b"initgen: 1\n"
+            + b"".join(
+                f"l{k}: &l{k} [{', '.join([f'*l{k - 1}'] * 9 if k else ['x'] * 9)}]\n".encode()
+                for k in range(10)
+            )
+        },
+        2,
         "error: {d}/s.yaml:2: l5[1][7][8][6][5][7]: the spec expands to more than 200000 values "
-        "(anchors/aliases nested too deep?)\n"),
-    "spec repeat limit": (["validate", "{d}/s.yaml"], {"s.yaml": b"initgen: 1\nlayers:\n  - repeat: 1000000000\n"
-                                                                 b"    layers: [{name: a, type: dense, in: 2, out: 2}]\n"},
-                          2, "error: {d}/s.yaml:3: layers[0].repeat: repeat 1000000000 is over the limit of "
-                             "100000 layers\n"),
-    "spec repeat passes": (["validate", "{d}/s.yaml"], {"s.yaml": b"initgen: 1\nlayers:\n  - repeat: 100000\n"
-                                                                  b"    layers: [{repeat: 100000, layers: []}]\n"},
-                           2, "error: {d}/s.yaml:4: layers[0].layers[0].repeat: repeat blocks run more than "
-                              "200000 times\n"),
-    "spec too deep": (["validate", "{d}/s.yaml"], {"s.yaml": b"initgen: 1\nlayers: " + b"[" * 5000 + b"]" * 5000},
-                      2, "error: {d}/s.yaml: the spec is nested too deeply\n"),
-    "spec bad expression": (["validate", "{d}/s.yaml"], {"s.yaml": MLP.replace(b"in: 4", b"in: '${4/0}'")}, 2,
-                            "error: {d}/s.yaml:4: layers[0].in: division by zero in '${4/0}'\n"),
-    "spec duplicate tensor": (["validate", "{d}/s.yaml"], {"s.yaml": MLP + b"  - {name: fc, type: dense, in: 4, out: 2}\n"},
-                              2, "error: {d}/s.yaml:5: layers[1]: duplicate tensor name 'fc.weight' (first made "
-                                 "by the layer at line 4)\n"),
+        "(anchors/aliases nested too deep?)\n",
+    ),
+    "spec repeat limit": (
+        ["validate", "{d}/s.yaml"],
+        {
+            "s.yaml": b"initgen: 1\nlayers:\n  - repeat: 1000000000\n"
+            b"    layers: [{name: a, type: dense, in: 2, out: 2}]\n"
+        },
+        2,
+        "error: {d}/s.yaml:3: layers[0].repeat: repeat 1000000000 is over the limit of 100000 layers\n",
+    ),
+    "spec repeat passes": (
+        ["validate", "{d}/s.yaml"],
+        {"s.yaml": b"initgen: 1\nlayers:\n  - repeat: 100000\n    layers: [{repeat: 100000, layers: []}]\n"},
+        2,
+        "error: {d}/s.yaml:4: layers[0].layers[0].repeat: repeat blocks run more than 200000 times\n",
+    ),
+    "spec too deep": (
+        ["validate", "{d}/s.yaml"],
+        {"s.yaml": b"initgen: 1\nlayers: " + b"[" * 5000 + b"]" * 5000},
+        2,
+        "error: {d}/s.yaml: the spec is nested too deeply\n",
+    ),
+    "spec bad expression": (
+        ["validate", "{d}/s.yaml"],
+        {"s.yaml": MLP.replace(b"in: 4", b"in: '${4/0}'")},
+        2,
+        "error: {d}/s.yaml:4: layers[0].in: division by zero in '${4/0}'\n",
+    ),
+    "spec duplicate tensor": (
+        ["validate", "{d}/s.yaml"],
+        {"s.yaml": MLP + b"  - {name: fc, type: dense, in: 4, out: 2}\n"},
+        2,
+        "error: {d}/s.yaml:5: layers[1]: duplicate tensor name 'fc.weight' (first made "
+        "by the layer at line 4)\n",
+    ),
     # -- reading weight files ---------------------------------------------------------------
-    "file missing": (["stats", "{d}/none.safetensors"], {}, 1, "error: {d}/none.safetensors: no such file or directory\n"),
-    "file too short": (["stats", "{d}/w.safetensors"], {"w.safetensors": b""}, 1,
-                       "error: {d}/w.safetensors: not a valid safetensors file: 0 bytes is shorter than the "
-                       "8-byte header length\n"),
-    "not a weight file": (["stats", "{d}/w.safetensors"], {"w.safetensors": b"hello world, not weights"}, 1,
-                          "error: {d}/w.safetensors: not a safetensors or HDF5 file (no HDF5 signature and no "
-                          "safetensors JSON header)\n"),
-    "zip archive": (["stats", "{d}/w.keras"], {"w.keras": b"PK\x03\x04" + b"\0" * 40}, 1,
-                    "error: {d}/w.keras: is a zip archive (a .keras or torch file?); initgen reads safetensors "
-                    "and HDF5 (.h5, .weights.h5)\n"),
-    "no HDF5 signature": (["stats", "{d}/w.h5"], {"w.h5": b"\0" * 64}, 1,
-                          "error: {d}/w.h5: not an HDF5 file (no HDF5 signature)\n"),
-    "header over the limit": (["stats", "{d}/w.safetensors"], {"w.safetensors": struct.pack("<Q", 10**18) + b"{}"}, 1,
-                              "error: {d}/w.safetensors: not a valid safetensors file: header length "
-                              "1000000000000000000 is over the 104857600-byte limit\n"),
-    "header past the end": (["stats", "{d}/w.safetensors"], {"w.safetensors": struct.pack("<Q", 10000) + b"{}"}, 1,
-                            "error: {d}/w.safetensors: not a valid safetensors file: header length 10000 runs "
-                            "past the end of the file (10 bytes)\n"),
-    "header not JSON": (["stats", "{d}/w.safetensors"], {"w.safetensors": struct.pack("<Q", 4) + b"{{{{"}, 1,
-                        "error: {d}/w.safetensors: not a valid safetensors file: header is not valid JSON "
-                        "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1))\n"),
-    "metadata not an object": (["stats", "{d}/w.safetensors"], {"w.safetensors": st({"__metadata__": [1]})}, 1,
-                               "error: {d}/w.safetensors: not a valid safetensors file: __metadata__ is not "
-                               "an object\n"),
-    "entry malformed": (["stats", "{d}/w.safetensors"], {"w.safetensors": st({"a": {"dtype": "F32"}})}, 1,
-                        "error: {d}/w.safetensors: not a valid safetensors file: entry for tensor 'a' is "
-                        "malformed\n"),
-    "unknown dtype": (["stats", "{d}/w.safetensors"], {"w.safetensors": st({"a": {**F32, "dtype": "F31"}}, b"\0" * 4)},
-                      1, "error: {d}/w.safetensors: not a valid safetensors file: tensor 'a' has unknown "
-                         "dtype 'F31'\n"),
-    "offsets outside": (["stats", "{d}/w.safetensors"], {"w.safetensors": st({"a": F32})}, 1,
-                        "error: {d}/w.safetensors: not a valid safetensors file: tensor 'a' has offsets "
-                        "[0, 4] outside the data (0 bytes)\n"),
-    "size mismatch": (["stats", "{d}/w.safetensors"], {"w.safetensors": st({"a": {**F32, "shape": [2]}}, b"\0" * 4)},
-                      1, "error: {d}/w.safetensors: not a valid safetensors file: tensor 'a' has 4 bytes for "
-                         "shape [2] of F32\n"),
-    "overlap": (["stats", "{d}/w.safetensors"], {"w.safetensors": st({"a": {**F32, "shape": [2], "data_offsets": [0, 8]},
-                                                                      "b": {**F32, "data_offsets": [4, 8]}}, b"\0" * 8)},
-                1, "error: {d}/w.safetensors: not a valid safetensors file: tensors 'a' and 'b' overlap "
-                   "(bytes 4..8)\n"),
-    "directory without index": (["stats", "{d}/sd"], {"sd": None}, 1,
-                                "error: {d}/sd: is a directory without a model.safetensors.index.json (give a "
-                                "weight file, or the directory of a sharded checkpoint)\n"),
-    "index not JSON": (["stats", "{d}/m.safetensors.index.json"], {"m.safetensors.index.json": b"{"}, 1,
-                       "error: {d}/m.safetensors.index.json: not a valid safetensors index: cannot read it as "
-                       "JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))\n"),
-    "index without weight map": (["stats", "{d}/m.safetensors.index.json"], {"m.safetensors.index.json": b"{}"}, 1,
-                                 "error: {d}/m.safetensors.index.json: not a valid safetensors index: no "
-                                 "'weight_map' object of tensor name → shard file\n"),
-    "index shard missing": (["stats", "{d}/m.safetensors.index.json"],
-                            {"m.safetensors.index.json": b'{"weight_map": {"a": "x.safetensors"}}'}, 1,
-                            "error: {d}/m.safetensors.index.json: not a valid safetensors index: shard "
-                            "'x.safetensors' does not exist\n"),
-    "HDF5 unreadable": (["stats", "{d}/w.h5"], {"w.h5": b"\x89HDF\r\n\x1a\n" + b"\0" * 100}, 1,
-                        "error: {d}/w.h5: not a readable HDF5 file: Unable to synchronously open file (bad byte "
-                        "number in an address)\n"),
+    "file missing": (
+        ["stats", "{d}/none.safetensors"],
+        {},
+        1,
+        "error: {d}/none.safetensors: no such file or directory\n",
+    ),
+    "file too short": (
+        ["stats", "{d}/w.safetensors"],
+        {"w.safetensors": b""},
+        1,
+        "error: {d}/w.safetensors: not a valid safetensors file: 0 bytes is shorter than the "
+        "8-byte header length\n",
+    ),
+    "not a weight file": (
+        ["stats", "{d}/w.safetensors"],
+        {"w.safetensors": b"hello world, not weights"},
+        1,
+        "error: {d}/w.safetensors: not a safetensors or HDF5 file (no HDF5 signature and no "
+        "safetensors JSON header)\n",
+    ),
+    "zip archive": (
+        ["stats", "{d}/w.keras"],
+        {"w.keras": b"PK\x03\x04" + b"\0" * 40},
+        1,
+        "error: {d}/w.keras: is a zip archive (a .keras or torch file?); initgen reads safetensors "
+        "and HDF5 (.h5, .weights.h5)\n",
+    ),
+    "no HDF5 signature": (
+        ["stats", "{d}/w.h5"],
+        {"w.h5": b"\0" * 64},
+        1,
+        "error: {d}/w.h5: not an HDF5 file (no HDF5 signature)\n",
+    ),
+    "header over the limit": (
+        ["stats", "{d}/w.safetensors"],
+        {"w.safetensors": struct.pack("<Q", 10**18) + b"{}"},
+        1,
+        "error: {d}/w.safetensors: not a valid safetensors file: header length "
+        "1000000000000000000 is over the 104857600-byte limit\n",
+    ),
+    "header past the end": (
+        ["stats", "{d}/w.safetensors"],
+        {"w.safetensors": struct.pack("<Q", 10000) + b"{}"},
+        1,
+        "error: {d}/w.safetensors: not a valid safetensors file: header length 10000 runs "
+        "past the end of the file (10 bytes)\n",
+    ),
+    "header not JSON": (
+        ["stats", "{d}/w.safetensors"],
+        {"w.safetensors": struct.pack("<Q", 4) + b"{{{{"},
+        1,
+        "error: {d}/w.safetensors: not a valid safetensors file: header is not valid JSON "
+        "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1))\n",
+    ),
+    "metadata not an object": (
+        ["stats", "{d}/w.safetensors"],
+        {"w.safetensors": st({"__metadata__": [1]})},
+        1,
+        "error: {d}/w.safetensors: not a valid safetensors file: __metadata__ is not an object\n",
+    ),
+    "entry malformed": (
+        ["stats", "{d}/w.safetensors"],
+        {"w.safetensors": st({"a": {"dtype": "F32"}})},
+        1,
+        "error: {d}/w.safetensors: not a valid safetensors file: entry for tensor 'a' is malformed\n",
+    ),
+    "unknown dtype": (
+        ["stats", "{d}/w.safetensors"],
+        {"w.safetensors": st({"a": {**F32, "dtype": "F31"}}, b"\0" * 4)},
+        1,
+        "error: {d}/w.safetensors: not a valid safetensors file: tensor 'a' has unknown dtype 'F31'\n",
+    ),
+    "offsets outside": (
+        ["stats", "{d}/w.safetensors"],
+        {"w.safetensors": st({"a": F32})},
+        1,
+        "error: {d}/w.safetensors: not a valid safetensors file: tensor 'a' has offsets "
+        "[0, 4] outside the data (0 bytes)\n",
+    ),
+    "size mismatch": (
+        ["stats", "{d}/w.safetensors"],
+        {"w.safetensors": st({"a": {**F32, "shape": [2]}}, b"\0" * 4)},
+        1,
+        "error: {d}/w.safetensors: not a valid safetensors file: tensor 'a' has 4 bytes for "
+        "shape [2] of F32\n",
+    ),
+    "overlap": (
+        ["stats", "{d}/w.safetensors"],
+        {
+            "w.safetensors": st(
+                {"a": {**F32, "shape": [2], "data_offsets": [0, 8]}, "b": {**F32, "data_offsets": [4, 8]}},
+                b"\0" * 8,
+            )
+        },
+        1,
+        "error: {d}/w.safetensors: not a valid safetensors file: tensors 'a' and 'b' overlap (bytes 4..8)\n",
+    ),
+    "directory without index": (
+        ["stats", "{d}/sd"],
+        {"sd": None},
+        1,
+        "error: {d}/sd: is a directory without a model.safetensors.index.json (give a "
+        "weight file, or the directory of a sharded checkpoint)\n",
+    ),
+    "index not JSON": (
+        ["stats", "{d}/m.safetensors.index.json"],
+        {"m.safetensors.index.json": b"{"},
+        1,
+        "error: {d}/m.safetensors.index.json: not a valid safetensors index: cannot read it as "
+        "JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))\n",
+    ),
+    "index without weight map": (
+        ["stats", "{d}/m.safetensors.index.json"],
+        {"m.safetensors.index.json": b"{}"},
+        1,
+        "error: {d}/m.safetensors.index.json: not a valid safetensors index: no "
+        "'weight_map' object of tensor name → shard file\n",
+    ),
+    "index shard missing": (
+        ["stats", "{d}/m.safetensors.index.json"],
+        {"m.safetensors.index.json": b'{"weight_map": {"a": "x.safetensors"}}'},
+        1,
+        "error: {d}/m.safetensors.index.json: not a valid safetensors index: shard "
+        "'x.safetensors' does not exist\n",
+    ),
+    "HDF5 unreadable": (
+        ["stats", "{d}/w.h5"],
+        {"w.h5": b"\x89HDF\r\n\x1a\n" + b"\0" * 100},
+        1,
+        "error: {d}/w.h5: not a readable HDF5 file: Unable to synchronously open file (bad byte "
+        "number in an address)\n",
+    ),
     # -- verify, checks, diff -------------------------------------------------------------------
-    "verify without metadata": (["verify", "{d}/w.safetensors"], {"w.safetensors": st({"a": F32}, b"\0" * 4)}, 1,
-                                "error: {d}/w.safetensors: has no initgen metadata (initgen.seed, "
-                                "initgen.tensors); only files made by initgen can be verified\n"),
-    "verify other stream": (["verify", "{d}/w.safetensors"],
-                            {"w.safetensors": lambda p: p.write_bytes(st(
-                                {"__metadata__": initgen_meta(**{"initgen.stream": "initgen-stream-0"}), "a": F32},
-                                b"\0" * 4))}, 1,
-                            "error: {d}/w.safetensors: made with stream 'initgen-stream-0'; this initgen makes "
-                            "'initgen-stream-1', so its tensors cannot be regenerated here\n"),
-    "verify bad seed": (["verify", "{d}/w.safetensors"],
-                        {"w.safetensors": lambda p: p.write_bytes(st(
-                            {"__metadata__": initgen_meta(**{"initgen.seed": "x"}), "a": F32}, b"\0" * 4))}, 1,
-                        "error: {d}/w.safetensors: initgen.seed 'x' is not an integer\n"),
-    "verify no plan": (["verify", "{d}/w.safetensors"],
-                       {"w.safetensors": lambda p: p.write_bytes(st({"__metadata__": initgen_meta(), "a": F32},
-                                                                    b"\0" * 4))}, 1,
-                       "error: {d}/w.safetensors: tensor 'a' has no recorded plan, so it cannot be regenerated\n"),
-    "verify differs": (["verify", "{d}/w.safetensors", "-q"], {"w.safetensors": lambda p: made(p, flip=True)}, 1,
-                       "error: {d}/w.safetensors: fc.weight: differs from the values regenerated from its plan "
-                       "(glorot_uniform, seed 0) at element 7: file has 1.03234053, regenerated 0.258085132\n"),
-    "stats --check fails": (["stats", "{d}/w.safetensors", "--check", "-q"],
-                            {"w.safetensors": st({"a": F32}, b"\0\0\xc0\x7f")}, 1,
-                            "error: {d}/w.safetensors: 1 tensor failed the checks\n"),
-    "stats --expect fails": (["stats", "{d}/w.safetensors", "--expect", "a:std=1", "-q"],
-                             {"w.safetensors": st({"a": F32}, b"\0" * 4)}, 1,
-                             "error: {d}/w.safetensors: 1 tensor failed the checks\n"),
+    "verify without metadata": (
+        ["verify", "{d}/w.safetensors"],
+        {"w.safetensors": st({"a": F32}, b"\0" * 4)},
+        1,
+        "error: {d}/w.safetensors: has no initgen metadata (initgen.seed, "
+        "initgen.tensors); only files made by initgen can be verified\n",
+    ),
+    "verify other stream": (
+        ["verify", "{d}/w.safetensors"],
+        {
+            "w.safetensors": lambda p: p.write_bytes(
+                st(
+                    {"__metadata__": initgen_meta(**{"initgen.stream": "initgen-stream-0"}), "a": F32},
+                    b"\0" * 4,
+                )
+            )
+        },
+        1,
+        "error: {d}/w.safetensors: made with stream 'initgen-stream-0'; this initgen makes "
+        "'initgen-stream-1', so its tensors cannot be regenerated here\n",
+    ),
+    "verify bad seed": (
+        ["verify", "{d}/w.safetensors"],
+        {
+            "w.safetensors": lambda p: p.write_bytes(
+                st({"__metadata__": initgen_meta(**{"initgen.seed": "x"}), "a": F32}, b"\0" * 4)
+            )
+        },
+        1,
+        "error: {d}/w.safetensors: initgen.seed 'x' is not an integer\n",
+    ),
+    "verify no plan": (
+        ["verify", "{d}/w.safetensors"],
+        {"w.safetensors": lambda p: p.write_bytes(st({"__metadata__": initgen_meta(), "a": F32}, b"\0" * 4))},
+        1,
+        "error: {d}/w.safetensors: tensor 'a' has no recorded plan, so it cannot be regenerated\n",
+    ),
+    "verify differs": (
+        ["verify", "{d}/w.safetensors", "-q"],
+        {"w.safetensors": lambda p: made(p, flip=True)},
+        1,
+        "error: {d}/w.safetensors: fc.weight: differs from the values regenerated from its plan "
+        "(glorot_uniform, seed 0) at element 7: file has 1.03234053, regenerated 0.258085132\n",
+    ),
+    "stats --check fails": (
+        ["stats", "{d}/w.safetensors", "--check", "-q"],
+        {"w.safetensors": st({"a": F32}, b"\0\0\xc0\x7f")},
+        1,
+        "error: {d}/w.safetensors: 1 tensor failed the checks\n",
+    ),
+    "stats --expect fails": (
+        ["stats", "{d}/w.safetensors", "--expect", "a:std=1", "-q"],
+        {"w.safetensors": st({"a": F32}, b"\0" * 4)},
+        1,
+        "error: {d}/w.safetensors: 1 tensor failed the checks\n",
+    ),
 }
 
 
@@ -318,6 +601,5 @@ def shown(message: str) -> str:
 def test_docs_list_every_message() -> None:
     """docs/errors.md shows each message of the table (with its cause and fix)."""
     doc = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
-    missing = [row for row, (_, _, _, message) in ROWS.items()
-               if shown(message) not in doc]
+    missing = [row for row, (_, _, _, message) in ROWS.items() if shown(message) not in doc]
     assert not missing, f"not in docs/errors.md: {missing}"

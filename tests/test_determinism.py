@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import LAYERS, every_family_spec, raw_tensors, sha
 
+from helpers import LAYERS, every_family_spec, raw_tensors, sha
 from initgen.dtypes import DTYPES
 from initgen.generate.tasks import make_tensor
 from initgen.plan import build_plan
@@ -71,8 +71,10 @@ MACHINES = {
     "x86-64-v2": {"NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR"},
     "haswell-blas": {"OPENBLAS_CORETYPE": "Haswell"},
     "prescott-blas": {"OPENBLAS_CORETYPE": "Prescott"},
-    "v2+prescott": {"NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",
-                    "OPENBLAS_CORETYPE": "Prescott"},
+    "v2+prescott": {
+        "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",
+        "OPENBLAS_CORETYPE": "Prescott",
+    },
 }
 
 _CHILD = """
@@ -92,12 +94,17 @@ for ext in ("safetensors", "h5"):
 def test_same_bytes_under_other_cpu_features_and_blas_kernels(spec, tmp_path):
     procs = {}
     for name, extra in MACHINES.items():
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE")}
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE")
+        }
         env.update(extra)
-        procs[name] = subprocess.Popen([sys.executable, "-c", _CHILD, str(spec), str(tmp_path / name)],
-                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       text=True)
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, str(spec), str(tmp_path / name)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     hashes = {}
     for name, p in procs.items():
         out, err = p.communicate(timeout=120)
@@ -108,8 +115,10 @@ def test_same_bytes_under_other_cpu_features_and_blas_kernels(spec, tmp_path):
 
 def test_the_cpu_settings_really_change_numpy_dispatch():
     """Guards the test above: the settings must reach NumPy (else it proves nothing)."""
-    code = ("import numpy as np; core = getattr(np, '_core', None) or np.core; "
-            "print(sorted(k for k, v in core._multiarray_umath.__cpu_features__.items() if v))")
+    code = (
+        "import numpy as np; core = getattr(np, '_core', None) or np.core; "
+        "print(sorted(k for k, v in core._multiarray_umath.__cpu_features__.items() if v))"
+    )
     env = {**os.environ, **MACHINES["x86-64-v2"]}
     default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     limited = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)

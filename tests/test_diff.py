@@ -8,19 +8,28 @@ import json
 import ml_dtypes
 import numpy as np
 import pytest
-from helpers import SPECS
 from safetensors.numpy import save_file
+
+from helpers import SPECS
 
 
 @pytest.fixture
 def pair(tmp_path):
     r = np.random.default_rng(0)
-    base = {"same": r.normal(0, 1, (8, 8)).astype(np.float32),
-            "scaled": r.normal(0, 1, 1000).astype(np.float32),
-            "reshaped": np.ones((4, 6), np.float32), "retyped": np.ones(5, np.float32),
-            "gone": np.zeros(3, np.float32)}
-    other = dict(base, scaled=base["scaled"] * 3, reshaped=np.ones((6, 4), np.float32),
-                 retyped=np.ones(5, ml_dtypes.bfloat16), new=np.ones(2, np.int8))
+    base = {
+        "same": r.normal(0, 1, (8, 8)).astype(np.float32),
+        "scaled": r.normal(0, 1, 1000).astype(np.float32),
+        "reshaped": np.ones((4, 6), np.float32),
+        "retyped": np.ones(5, np.float32),
+        "gone": np.zeros(3, np.float32),
+    }
+    other = dict(
+        base,
+        scaled=base["scaled"] * 3,
+        reshaped=np.ones((6, 4), np.float32),
+        retyped=np.ones(5, ml_dtypes.bfloat16),
+        new=np.ones(2, np.int8),
+    )
     del other["gone"]
     save_file(base, str(tmp_path / "a.safetensors"))
     save_file(other, str(tmp_path / "b.safetensors"))
@@ -33,8 +42,14 @@ def test_diff_reports_every_kind_of_change(cli, pair):
     assert r.exit_code == 1
     data = json.loads(r.stdout)
     change = {t["name"]: t["change"] for t in data["tensors"]}
-    assert change == {"same": "same", "scaled": "values", "reshaped": "shape", "retyped": "dtype",
-                      "gone": "only in A", "new": "only in B"}
+    assert change == {
+        "same": "same",
+        "scaled": "values",
+        "reshaped": "shape",
+        "retyped": "dtype",
+        "gone": "only in A",
+        "new": "only in B",
+    }
     assert data["same"] is False
     t = next(t for t in data["tensors"] if t["name"] == "scaled")
     x, y = base["scaled"].astype(np.float64), other["scaled"].astype(np.float64)
@@ -62,5 +77,8 @@ def test_identical_content_in_two_formats_is_the_same(cli, tmp_path):
     cli("make", SPECS / "mlp-mnist.yaml", "-o", tmp_path / "s1.h5", "-q", "--seed", "1")
     r = cli("diff", tmp_path / "w.h5", tmp_path / "s1.h5", "--format", "json")
     assert r.exit_code == 1
-    assert {t["name"] for t in json.loads(r.stdout)["tensors"] if t["change"] == "values"} == \
-        {"fc1.weight", "fc2.weight", "fc3.weight"}
+    assert {t["name"] for t in json.loads(r.stdout)["tensors"] if t["change"] == "values"} == {
+        "fc1.weight",
+        "fc2.weight",
+        "fc3.weight",
+    }

@@ -34,10 +34,15 @@ def tensor(name: str, shape: tuple[int, ...], dtype: str = "float32", dist=None)
 
 # Odd sizes in every itemsize, so that almost no tensor starts on a page boundary,
 # several tensors span more than one chunk, and small ones fall below MIN_DIRECT.
-TENSORS = [tensor("a64", (CHUNK // 3 + 5,), "float64", uniform(-1.0, 1.0)),
-           tensor("b32", (CHUNK + 12_345,)), tensor("c32", (7, 13)),
-           tensor("d32", (3, CHUNK // 2 + 7)), tensor("e16", (CHUNK + 3,), "float16"),
-           tensor("f16", (99_999,), "bfloat16"), tensor("g8", (300_001,), "float8_e4m3fn")]
+TENSORS = [
+    tensor("a64", (CHUNK // 3 + 5,), "float64", uniform(-1.0, 1.0)),
+    tensor("b32", (CHUNK + 12_345,)),
+    tensor("c32", (7, 13)),
+    tensor("d32", (3, CHUNK // 2 + 7)),
+    tensor("e16", (CHUNK + 3,), "float16"),
+    tensor("f16", (99_999,), "bfloat16"),
+    tensor("g8", (300_001,), "float8_e4m3fn"),
+]
 TENSORS.sort(key=lambda t: (-DTYPES[t.dtype].itemsize, t.name))  # the writers' file order
 SEED = 7
 META = {"format": "pt"}
@@ -50,8 +55,7 @@ def sha(path: Path) -> str:
 def write_file(path: Path, *, direct_io: bool, threads: int = 1, placed: bool = True) -> SafetensorsWriter:
     w = SafetensorsWriter(path, TENSORS, META, direct=direct_io)
     try:
-        generate(TENSORS, SEED, w.write, threads, processes=threads > 1,
-                 place=w.place if placed else None)
+        generate(TENSORS, SEED, w.write, threads, processes=threads > 1, place=w.place if placed else None)
     finally:
         w.close()
     return w
@@ -147,8 +151,9 @@ def test_direct_descriptor_really_is_direct(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("err", [errno.EINVAL, errno.EACCES])  # tmpfs; a umask-read-only new file
-def test_refused_at_open_falls_back(tmp_path: Path, reference: str, monkeypatch: pytest.MonkeyPatch,
-                                    err: int) -> None:
+def test_refused_at_open_falls_back(
+    tmp_path: Path, reference: str, monkeypatch: pytest.MonkeyPatch, err: int
+) -> None:
     real = os.open
 
     def no_direct(path, flags, *a):
@@ -188,21 +193,25 @@ def test_refused_at_write_falls_back(tmp_path: Path, reference: str, monkeypatch
     assert sha(out) == reference
 
 
-def test_other_errors_on_the_direct_path_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_other_errors_on_the_direct_path_are_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from initgen.errors import OutputError
 
     out = tmp_path / "d.safetensors"
     tried = fail_direct_writes(monkeypatch, out, errno.ENOSPC)
-    with pytest.raises(OutputError, match="d.safetensors: cannot write: no space left on the device"):
+    with pytest.raises(OutputError, match=r"d\.safetensors: cannot write: no space left on the device"):
         write_file(out, direct_io=True)
     assert tried
 
 
 def test_cli_no_direct_io_gives_the_same_file(tmp_path: Path) -> None:
     spec = tmp_path / "s.yaml"
-    spec.write_text("initgen: 1\nname: d\nlayers:\n"
-                    "  - {name: fc, type: dense, in: 1031, out: 1029, activation: relu}\n"
-                    "  - {name: emb, type: embedding, num: 3001, dim: 257, dtype: float16}\n")
+    spec.write_text(
+        "initgen: 1\nname: d\nlayers:\n"
+        "  - {name: fc, type: dense, in: 1031, out: 1029, activation: relu}\n"
+        "  - {name: emb, type: embedding, num: 3001, dim: 257, dtype: float16}\n"
+    )
     outs = []
     for flag in ("--direct-io", "--no-direct-io"):
         out = tmp_path / f"w{flag}.safetensors"
@@ -355,8 +364,10 @@ def test_a_worker_holds_one_whole_tensor_at_a_time(monkeypatch: pytest.MonkeyPat
         return values
 
     monkeypatch.setattr(worker, "make_chunk", counting)
-    whole = [tensor(f"q{i}", (64, 64), dist=Dist("orthogonal", {"gain": 1.0, "last_axis_out": False},
-                                                   0.0, 1 / 8)) for i in range(6)]
+    whole = [
+        tensor(f"q{i}", (64, 64), dist=Dist("orthogonal", {"gain": 1.0, "last_axis_out": False}, 0.0, 1 / 8))
+        for i in range(6)
+    ]
     todo = iter([(t, c, n, 0) for t in whole for c, n in tasks.tasks(t)])
     assert all(c == -1 for _, c, _, _ in tasks.task_list(whole))
     worker.run_worker(lambda: next(todo, None), SEED, lambda t, s, v: time.sleep(0.03))

@@ -9,8 +9,8 @@ import tracemalloc
 import ml_dtypes
 import numpy as np
 import pytest
-from helpers import sample_chunk
 
+from helpers import sample_chunk
 from initgen.dtypes import DTYPES
 from initgen.generate.engine import generate
 from initgen.generate.exactmath import Scratch
@@ -24,8 +24,12 @@ def tensor(name: str, shape: tuple[int, ...], dtype: str = "float32", dist=None)
     return TensorPlan(name, shape, dtype, "normal", {}, dist or normal(0.0, 0.02), 1.0, 1.0)
 
 
-TENSORS = [tensor("a", (3, CHUNK // 2 + 7)), tensor("b", (1000,), "bfloat16"),
-           tensor("c", (5, 7), "float64", uniform(-1.0, 1.0)), tensor("d", (CHUNK + 1,), "float16")]
+TENSORS = [
+    tensor("a", (3, CHUNK // 2 + 7)),
+    tensor("b", (1000,), "bfloat16"),
+    tensor("c", (5, 7), "float64", uniform(-1.0, 1.0)),
+    tensor("d", (CHUNK + 1,), "float16"),
+]
 
 
 @pytest.mark.parametrize("threads", [1, 3])
@@ -163,8 +167,12 @@ def test_a_worker_killed_from_outside_stops_the_others(tmp_path):
     from initgen.plan import build_plan
     from initgen.spec import load_spec
 
-    plan = build_plan(load_spec("t.yaml", text=(
-        "initgen: 1\nlayers:\n  - {name: w, type: tensor, shape: [4096, 1024], init: normal}\n")))
+    plan = build_plan(
+        load_spec(
+            "t.yaml",
+            text=("initgen: 1\nlayers:\n  - {name: w, type: tensor, shape: [4096, 1024], init: normal}\n"),
+        )
+    )
     flag = tmp_path / "first"
 
     def sink(t, start, values):  # runs in the forked workers

@@ -110,23 +110,30 @@ def test_embedding_fans_follow_torch():
 
 def jax_rule(shape, in_axis, out_axis, batch_axis):
     """jax.nn.initializers._compute_fans: sizes of the named axes, the rest is receptive."""
+
     def size(axes):
         axes = (axes,) if isinstance(axes, int) else axes
         return math.prod(shape[a] for a in axes)
+
     receptive = math.prod(shape) / size(in_axis) / size(out_axis) / size(batch_axis)
     return size(in_axis) * receptive, size(out_axis) * receptive
 
 
-@pytest.mark.parametrize("shape,in_axis,out_axis,batch_axis", [
-    ((3, 3, 16, 32), -2, -1, ()),
-    ((32, 16, 3, 3), 1, 0, ()),
-    ((8, 12, 64), 0, (1, 2), ()),          # attention output: [heads, head_dim, dim]
-    ((64, 8, 12), 0, (1, 2), ()),          # attention query: [dim, heads, head_dim]
-    ((4, 64, 128), 1, 2, 0),               # a batch of independent matrices
-    ((2, 3, 4, 5), (0, 1), 3, 2),
-])
+@pytest.mark.parametrize(
+    "shape,in_axis,out_axis,batch_axis",
+    [
+        ((3, 3, 16, 32), -2, -1, ()),
+        ((32, 16, 3, 3), 1, 0, ()),
+        ((8, 12, 64), 0, (1, 2), ()),  # attention output: [heads, head_dim, dim]
+        ((64, 8, 12), 0, (1, 2), ()),  # attention query: [dim, heads, head_dim]
+        ((4, 64, 128), 1, 2, 0),  # a batch of independent matrices
+        ((2, 3, 4, 5), (0, 1), 3, 2),
+    ],
+)
 def test_axis_fans_match_jax(shape, in_axis, out_axis, batch_axis):
-    assert compute_fans(shape, in_axis, out_axis, batch_axis) == Fans(*jax_rule(shape, in_axis, out_axis, batch_axis))
+    assert compute_fans(shape, in_axis, out_axis, batch_axis) == Fans(
+        *jax_rule(shape, in_axis, out_axis, batch_axis)
+    )
 
 
 def test_low_rank_tensors():

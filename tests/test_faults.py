@@ -98,8 +98,9 @@ def test_existing_target_is_kept_without_force(spec: Path, tmp_path: Path, kind:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_force_replaces_atomically(spec: Path, tmp_path: Path, kind: str,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_force_replaces_atomically(
+    spec: Path, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With --force the old file stays whole until one rename puts the new one in place."""
     out = with_old_target(tmp_path, kind)
     renames = []
@@ -127,16 +128,19 @@ def test_special_file_target_is_not_replaced(spec: Path, tmp_path: Path, kind: s
     out = tmp_path / f"pipe.{kind}"
     os.mkfifo(out)
     code, msg = make([str(spec), "-o", str(out), "--force"])
-    assert code == 2 and msg == (f"error: {out}: is not a regular file (a device, pipe or socket); "
-                                 "initgen renames the finished file over its target, so write to a "
-                                 "file instead\n"), msg
+    assert code == 2 and msg == (
+        f"error: {out}: is not a regular file (a device, pipe or socket); "
+        "initgen renames the finished file over its target, so write to a "
+        "file instead\n"
+    ), msg
     import stat
 
     assert stat.S_ISFIFO(out.lstat().st_mode) and leftovers(tmp_path) == []
 
 
-def test_not_enough_free_space_is_refused_before_writing(spec: Path, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_not_enough_free_space_is_refused_before_writing(
+    spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import shutil
     from collections import namedtuple
 
@@ -146,8 +150,10 @@ def test_not_enough_free_space_is_refused_before_writing(spec: Path, tmp_path: P
         out = with_old_target(tmp_path, kind)
         code, msg = make([str(spec), "-o", str(out), "--force"])
         assert code == 1, msg
-        assert f"error: {out}: needs 1.06 MB but only 4.1 KB is free on {tmp_path}; " \
-               "free some space or write elsewhere" in msg
+        assert (
+            f"error: {out}: needs 1.06 MB but only 4.1 KB is free on {tmp_path}; "
+            "free some space or write elsewhere" in msg
+        )
         assert out.read_bytes() == OLD and leftovers(tmp_path) == []
 
 
@@ -171,12 +177,16 @@ def _fail_for_tmp(monkeypatch: pytest.MonkeyPatch, name: str, err: int, after: i
     monkeypatch.setattr(os, name, fake)
 
 
-@pytest.mark.parametrize("err, reason", [
-    (errno.EROFS, "read-only file system"),
-    (errno.EACCES, "permission denied"),
-])
-def test_unwritable_directory(spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                              err: int, reason: str) -> None:
+@pytest.mark.parametrize(
+    "err, reason",
+    [
+        (errno.EROFS, "read-only file system"),
+        (errno.EACCES, "permission denied"),
+    ],
+)
+def test_unwritable_directory(
+    spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err: int, reason: str
+) -> None:
     out = with_old_target(tmp_path, "safetensors")
     _fail_for_tmp(monkeypatch, "open", err)
     code, msg = make([str(spec), "-o", str(out), "--force"])
@@ -185,13 +195,17 @@ def test_unwritable_directory(spec: Path, tmp_path: Path, monkeypatch: pytest.Mo
     assert out.read_bytes() == OLD and leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("err, reason", [
-    (errno.ENOSPC, "no space left on the device"),
-    (errno.EDQUOT, "disk quota exceeded"),
-    (errno.EIO, os.strerror(errno.EIO)),
-])
-def test_write_fails_halfway(spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                             err: int, reason: str) -> None:
+@pytest.mark.parametrize(
+    "err, reason",
+    [
+        (errno.ENOSPC, "no space left on the device"),
+        (errno.EDQUOT, "disk quota exceeded"),
+        (errno.EIO, os.strerror(errno.EIO)),
+    ],
+)
+def test_write_fails_halfway(
+    spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err: int, reason: str
+) -> None:
     out = with_old_target(tmp_path, "safetensors")
     _fail_for_tmp(monkeypatch, "pwrite", err, after=1)  # the header goes through, data fails
     code, msg = make([str(spec), "-o", str(out), "--force"])
@@ -204,8 +218,9 @@ def test_rename_fails(spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     out = with_old_target(tmp_path, kind)
     _fail_for_tmp(monkeypatch, "replace", errno.EACCES)
     code, msg = make([str(spec), "-o", str(out), "--force"])
-    assert code == 1 and f"error: {out}: cannot rename the finished file into place: " \
-                         "Permission denied" in msg, msg
+    assert (
+        code == 1 and f"error: {out}: cannot rename the finished file into place: Permission denied" in msg
+    ), msg
     assert out.read_bytes() == OLD and leftovers(tmp_path) == []
 
 
@@ -213,8 +228,14 @@ def test_rename_fails(spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def _run(args: list[str], preexec: object = None, **kw: object) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "initgen", *args], capture_output=True,
-                          text=True, preexec_fn=preexec, timeout=120, **kw)  # type: ignore[arg-type]
+    return subprocess.run(
+        [sys.executable, "-m", "initgen", *args],
+        capture_output=True,
+        text=True,
+        preexec_fn=preexec,
+        timeout=120,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def _fsize_limit(limit: int) -> object:
@@ -223,6 +244,7 @@ def _fsize_limit(limit: int) -> object:
 
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so a write past the limit fails with EFBIG
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return preexec
 
 
@@ -264,8 +286,13 @@ def test_read_only_directory_for_real(tmp_path: Path, kind: str) -> None:
         if not _unshare_works():
             pytest.skip("root without mount namespaces: no way to make a read-only directory")
         q = shlex.quote(str(d))
-        cmd = ["unshare", "-m", "sh", "-c", f"mount --bind {q} {q} && mount -o remount,ro,bind {q} && "
-               f"exec {' '.join(map(shlex.quote, cmd))}"]
+        cmd = [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            f"mount --bind {q} {q} && mount -o remount,ro,bind {q} && exec {' '.join(map(shlex.quote, cmd))}",
+        ]
         reason = "read-only file system"
     else:
         d.chmod(0o555)
@@ -280,18 +307,36 @@ def test_read_only_directory_for_real(tmp_path: Path, kind: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig, code, word", [
-    (signal.SIGINT, 130, "interrupted"),
-    (signal.SIGTERM, 128 + signal.SIGTERM, "terminated"),
-])
+@pytest.mark.parametrize(
+    "sig, code, word",
+    [
+        (signal.SIGINT, 130, "interrupted"),
+        (signal.SIGTERM, 128 + signal.SIGTERM, "terminated"),
+    ],
+)
 @pytest.mark.parametrize("kind", KINDS)
 def test_signal_mid_write(tmp_path: Path, kind: str, sig: int, code: int, word: str) -> None:
     spec = tmp_path / "spec.yaml"
     spec.write_text(SLOW_SPEC)
     out = with_old_target(tmp_path, kind)
-    proc = subprocess.Popen([sys.executable, "-m", "initgen", "make", str(spec), "-o", str(out),
-                             "--force", "-q", "--threads", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "initgen",
+            "make",
+            str(spec),
+            "-o",
+            str(out),
+            "--force",
+            "-q",
+            "--threads",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not leftovers(tmp_path):
         assert proc.poll() is None, f"finished before the temporary file was seen: {proc.stderr.read()}"

@@ -36,8 +36,12 @@ from hypothesis import strategies as st
 from initgen.cli import main
 
 EXAMPLES = int(os.environ.get("INITGEN_FUZZ_EXAMPLES", "30"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="INITGEN_FUZZ_EXAMPLES" not in os.environ,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize="INITGEN_FUZZ_EXAMPLES" not in os.environ,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 SPEC = """\
 initgen: 1
@@ -68,8 +72,9 @@ HEADER_END = {"safetensors": 8 + struct.unpack("<Q", FILES["safetensors"][:8])[0
 def run_cli(args: list[str]) -> tuple[int, str]:
     """Run initgen in-process; the property every file must keep."""
     r = CliRunner().invoke(main, args)
-    assert r.exception is None or isinstance(r.exception, SystemExit), \
+    assert r.exception is None or isinstance(r.exception, SystemExit), (
         f"{args[0]} raised {r.exception!r}\n{r.output}"
+    )
     assert "Traceback" not in r.output, r.output
     assert r.exit_code in (0, 1), (r.exit_code, r.output)
     if r.exit_code == 1:
@@ -137,7 +142,7 @@ def corrupted(draw: st.DrawFn, kind: str) -> bytes:
             at = draw(st.integers(0, min(HEADER_END[kind], len(raw)) - 1))
             raw[at] ^= draw(st.integers(1, 255))
         elif edit == "truncate":
-            del raw[draw(st.integers(0, len(raw) - 1)):]
+            del raw[draw(st.integers(0, len(raw) - 1)) :]
         elif edit == "append":
             raw += draw(st.binary(min_size=1, max_size=64))
         else:
@@ -169,12 +174,19 @@ def _join(header: object, data: bytes) -> bytes:
 
 
 JSON_VALUES = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.sampled_from([0, -1, 1, 7, 2**31, 2**63, 10**18, 10**30,
-                                                          1.5, float("inf"), float("nan"), 1e400]),
-              st.integers(-3, 300), st.text(max_size=6),
-              st.sampled_from(["F32", "F16", "BF16", "F8_E4M3", "I64", "BOOL", "C64", "f32"])),
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
-    max_leaves=6)
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.sampled_from([0, -1, 1, 7, 2**31, 2**63, 10**18, 10**30, 1.5, float("inf"), float("nan"), 1e400]),
+        st.integers(-3, 300),
+        st.text(max_size=6),
+        st.sampled_from(["F32", "F16", "BF16", "F8_E4M3", "I64", "BOOL", "C64", "f32"]),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 
 
 @st.composite
@@ -187,37 +199,74 @@ def header_edits(draw: st.DrawFn) -> bytes:
             break
         name = draw(st.sampled_from(names))
         entry = header.get(name)
-        what = draw(st.sampled_from(["shape", "offsets", "dtype", "entry", "rename", "meta",
-                                     "plans", "huge", "extra"]))
+        what = draw(
+            st.sampled_from(
+                ["shape", "offsets", "dtype", "entry", "rename", "meta", "plans", "huge", "extra"]
+            )
+        )
         if what == "shape" and isinstance(entry, dict):
             entry["shape"] = draw(st.one_of(JSON_VALUES, st.lists(st.integers(-2, 10**18), max_size=4)))
         elif what == "offsets" and isinstance(entry, dict):
-            entry["data_offsets"] = draw(st.one_of(JSON_VALUES, st.lists(st.integers(-2, 10**18), max_size=3)))
+            entry["data_offsets"] = draw(
+                st.one_of(JSON_VALUES, st.lists(st.integers(-2, 10**18), max_size=3))
+            )
         elif what == "dtype" and isinstance(entry, dict):
             entry["dtype"] = draw(JSON_VALUES)
         elif what == "entry":
             header[name] = draw(JSON_VALUES)
         elif what == "rename":
-            header[draw(st.sampled_from(["", "a/b", "__metadata__", "\0", "x" * 300, "é.名"]))] = \
-                header.pop(name)
+            header[draw(st.sampled_from(["", "a/b", "__metadata__", "\0", "x" * 300, "é.名"]))] = header.pop(
+                name
+            )
         elif what == "meta":
-            header["__metadata__"] = draw(st.one_of(JSON_VALUES, st.dictionaries(
-                st.sampled_from(["initgen.seed", "initgen.stream", "initgen.tensors", "format"]),
-                JSON_VALUES)))
+            header["__metadata__"] = draw(
+                st.one_of(
+                    JSON_VALUES,
+                    st.dictionaries(
+                        st.sampled_from(["initgen.seed", "initgen.stream", "initgen.tensors", "format"]),
+                        JSON_VALUES,
+                    ),
+                )
+            )
         elif what == "plans":
             meta = header.setdefault("__metadata__", {})
             if isinstance(meta, dict):
-                plans = json.loads(meta.get("initgen.tensors", "{}")) if isinstance(
-                    meta.get("initgen.tensors"), str) else {}
+                plans = (
+                    json.loads(meta.get("initgen.tensors", "{}"))
+                    if isinstance(meta.get("initgen.tensors"), str)
+                    else {}
+                )
                 if isinstance(plans, dict) and plans:
                     key = draw(st.sampled_from(sorted(plans)))
                     plan = plans[key]
-                    field = draw(st.sampled_from(["scheme", "args", "dist", "fan_in", "fan_out", "kind",
-                                                  "params", "std", "mean", "whole"]))
-                    if isinstance(plan, dict) and field in ("kind", "params") and isinstance(plan.get("dist"), dict):
+                    field = draw(
+                        st.sampled_from(
+                            [
+                                "scheme",
+                                "args",
+                                "dist",
+                                "fan_in",
+                                "fan_out",
+                                "kind",
+                                "params",
+                                "std",
+                                "mean",
+                                "whole",
+                            ]
+                        )
+                    )
+                    if (
+                        isinstance(plan, dict)
+                        and field in ("kind", "params")
+                        and isinstance(plan.get("dist"), dict)
+                    ):
                         plan["dist"][field] = draw(JSON_VALUES)
-                    elif isinstance(plan, dict) and field in ("std", "mean") and isinstance(
-                            plan.get("dist"), dict) and isinstance(plan["dist"].get("params"), dict):
+                    elif (
+                        isinstance(plan, dict)
+                        and field in ("std", "mean")
+                        and isinstance(plan.get("dist"), dict)
+                        and isinstance(plan["dist"].get("params"), dict)
+                    ):
                         plan["dist"]["params"][field] = draw(JSON_VALUES)
                     elif isinstance(plan, dict) and field == "whole" and isinstance(plan.get("dist"), dict):
                         plan["dist"]["kind"] = "orthogonal"
@@ -291,8 +340,12 @@ def test_hdf5_claiming_1e18_values_does_not_run_away(tmp_path: Path) -> None:
     """)
     for cmd in ("stats", "verify"):
         try:
-            p = subprocess.run([sys.executable, "-c", limit.replace("{cmd}", cmd)],
-                               capture_output=True, text=True, timeout=30)
+            p = subprocess.run(
+                [sys.executable, "-c", limit.replace("{cmd}", cmd)],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
         except subprocess.TimeoutExpired:
             pytest.fail(f"initgen {cmd} ran for 30 s on a file that declares 10**18 values")
         assert p.returncode == 1, (cmd, p.returncode, p.stderr[-2000:])
@@ -315,13 +368,15 @@ def test_hdf5_attribute_name_that_is_not_utf8() -> None:
     assert (s_code, v_code) == (0, 0), v_out
 
 
-@pytest.mark.parametrize("fault, message", [
-    ("crash", "the HDF5 library crashed reading it (signal 11)"),
-    ("loop", "the HDF5 library did not finish reading its structure in 0.5 s"),
-    ("error", None),  # a Python-level error in the child: the reader reports it itself
-])
-def test_hdf5_probe(fault: str, message: str | None, monkeypatch: pytest.MonkeyPatch,
-                    tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        ("crash", "the HDF5 library crashed reading it (signal 11)"),
+        ("loop", "the HDF5 library did not finish reading its structure in 0.5 s"),
+        ("error", None),  # a Python-level error in the child: the reader reports it itself
+    ],
+)
+def test_hdf5_probe(fault: str, message: str | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import signal
     import time
 
@@ -330,8 +385,11 @@ def test_hdf5_probe(fault: str, message: str | None, monkeypatch: pytest.MonkeyP
 
     path = tmp_path / "w.h5"
     path.write_bytes(FILES["h5"])
-    act = {"crash": lambda p: os.kill(os.getpid(), signal.SIGSEGV), "loop": lambda p: time.sleep(60),
-           "error": lambda p: 1 / 0}[fault]
+    act = {
+        "crash": lambda p: os.kill(os.getpid(), signal.SIGSEGV),
+        "loop": lambda p: time.sleep(60),
+        "error": lambda p: 1 / 0,
+    }[fault]
     monkeypatch.setattr(limits, "_walk_hdf5", act)
     start = time.monotonic()
     if message is None:

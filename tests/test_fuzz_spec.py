@@ -32,8 +32,12 @@ from initgen.spec import load_spec
 
 SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.yaml"))
 EXAMPLES = int(os.environ.get("INITGEN_FUZZ_EXAMPLES", "30"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="INITGEN_FUZZ_EXAMPLES" not in os.environ,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize="INITGEN_FUZZ_EXAMPLES" not in os.environ,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 # Errors that concern the whole file, not a place in it.
 FILE_LEVEL = ("the spec is empty", "the spec is nested too deeply")
 
@@ -45,21 +49,77 @@ def shipped() -> list[tuple[str, object]]:
 # Values a user might type where any other value belongs. Sizes stay below the
 # repeat limit's slow zone or far above it: the limits, not the clock, must refuse.
 NUMBERS = st.one_of(
-    st.sampled_from([0, -1, 1, 2, 3, 10**9, 10**15, 10**18, 2**63, 10**30, 0.5, 2.0, -0.0, 1e308,
-                     float("inf"), float("-inf"), float("nan")]),
-    st.integers(-5, 5), st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(
+        [
+            0,
+            -1,
+            1,
+            2,
+            3,
+            10**9,
+            10**15,
+            10**18,
+            2**63,
+            10**30,
+            0.5,
+            2.0,
+            -0.0,
+            1e308,
+            float("inf"),
+            float("-inf"),
+            float("nan"),
+        ]
+    ),
+    st.integers(-5, 5),
+    st.floats(allow_nan=True, allow_infinity=True),
 )
 WORDS = st.one_of(
-    st.sampled_from(["", " ", "relu", "he_normal", "orthogonal", "dense", "torch", "keras",
-                     "float32", "bfloat16", "a/b", "a..b", ".a", "a.", "__metadata__", "\0",
-                     "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "名前", "\u202e", "${dim}", "${dim * 10**9}", "${1/0}", "${",
-                     "${x}", "${2**2**2**2**2}", "${sqrt(-1)}", "${int(1e300)}", "yes", "null",
-                     "~", "*a", "&a", "<<", "!!python/object:os.system"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "relu",
+            "he_normal",
+            "orthogonal",
+            "dense",
+            "torch",
+            "keras",
+            "float32",
+            "bfloat16",
+            "a/b",
+            "a..b",
+            ".a",
+            "a.",
+            "__metadata__",
+            "\0",
+            "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+            "名前",
+            "\u202e",
+            "${dim}",
+            "${dim * 10**9}",
+            "${1/0}",
+            "${",
+            "${x}",
+            "${2**2**2**2**2}",
+            "${sqrt(-1)}",
+            "${int(1e300)}",
+            "yes",
+            "null",
+            "~",
+            "*a",
+            "&a",
+            "<<",
+            "!!python/object:os.system",
+        ]
+    ),
     st.text(max_size=12),
 )
 LEAVES = st.one_of(NUMBERS, WORDS, st.booleans(), st.none())
-VALUES = st.recursive(LEAVES, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(WORDS, inner, max_size=3)), max_leaves=8)
+VALUES = st.recursive(
+    LEAVES,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(WORDS, inner, max_size=3)),
+    max_leaves=8,
+)
 
 
 def _paths(obj: object, path: tuple = ()) -> list[tuple]:
@@ -104,8 +164,12 @@ def mutated(draw: st.DrawFn) -> tuple[str, object]:
             parent.insert(draw(st.integers(0, len(parent))), draw(VALUES))
         else:  # nest: wrap the value in lists/mappings/groups
             value = parent[key]  # type: ignore[index]
-            wraps = [lambda v: [v], lambda v: {"k": v}, lambda v: {"group": "g.", "layers": [v]},
-                     lambda v: {"repeat": 2, "prefix": "r${i}.", "layers": [v]}]
+            wraps = [
+                lambda v: [v],
+                lambda v: {"k": v},
+                lambda v: {"group": "g.", "layers": [v]},
+                lambda v: {"repeat": 2, "prefix": "r${i}.", "layers": [v]},
+            ]
             depth = draw(st.integers(1, 40))
             for _ in range(depth):  # repeats only a few deep: 2**40 layers is the limit's job,
                 # tested once below, not in every example
@@ -157,11 +221,34 @@ def test_text_edits_give_a_plan_or_a_located_error(spec: Path, data: st.DataObje
         elif edit == "insert":
             raw = raw[:at] + data.draw(st.text(max_size=8)).encode() + raw[at:]
         elif edit == "delete":
-            raw = raw[:at] + raw[at + data.draw(st.integers(1, 20)):]
+            raw = raw[:at] + raw[at + data.draw(st.integers(1, 20)) :]
         elif edit == "punct":
-            raw = raw[:at] + data.draw(st.sampled_from(
-                [b"&a ", b"*a", b"<<: ", b"\n---\n", b"[", b"{", b"- ", b": ", b"!!binary ", b"\t",
-                 b"%YAML 1.1\n", b"? ", b"|\n", b"'", b'"', b"#"])) + raw[at:]
+            raw = (
+                raw[:at]
+                + data.draw(
+                    st.sampled_from(
+                        [
+                            b"&a ",
+                            b"*a",
+                            b"<<: ",
+                            b"\n---\n",
+                            b"[",
+                            b"{",
+                            b"- ",
+                            b": ",
+                            b"!!binary ",
+                            b"\t",
+                            b"%YAML 1.1\n",
+                            b"? ",
+                            b"|\n",
+                            b"'",
+                            b'"',
+                            b"#",
+                        ]
+                    )
+                )
+                + raw[at:]
+            )
         else:
             raw = raw[:at] + bytes([data.draw(st.integers(0x80, 0xFF))]) + raw[at:]
     check_spec_text(raw, spec.name)
@@ -197,21 +284,31 @@ def test_anchor_errors_are_located() -> None:
     assert e.value.line == 2 and "not valid YAML: found undefined alias 'nowhere'" in str(e.value)
 
 
-BOMB = "initgen: 1\n" + "".join(
-    f"l{k}: &l{k} [{', '.join([f'*l{k - 1}'] * 9 if k else ['x'] * 9)}]\n" for k in range(10)) + \
-    "layers: [*l9]\n"
+BOMB = (
+    "initgen: 1\n"
+    + "".join(f"l{k}: &l{k} [{', '.join([f'*l{k - 1}'] * 9 if k else ['x'] * 9)}]\n" for k in range(10))
+    + "layers: [*l9]\n"
+)
 
 EXPANSIONS = {
     "alias bomb": (BOMB, "more than 200000 values"),
-    "repeat 10**9": ("initgen: 1\nlayers:\n  - repeat: 1000000000\n    layers: [{name: a, type: dense, in: 2, out: 2}]\n",
-                     "over the limit"),
-    "nested empty repeats": ("initgen: 1\nlayers:\n  - repeat: 100000\n    layers:\n"
-                             "      - {repeat: 100000, layers: []}\n", "repeat blocks run more than"),
+    "repeat 10**9": (
+        "initgen: 1\nlayers:\n  - repeat: 1000000000\n    layers: [{name: a, type: dense, in: 2, out: 2}]\n",
+        "over the limit",
+    ),
+    "nested empty repeats": (
+        "initgen: 1\nlayers:\n  - repeat: 100000\n    layers:\n      - {repeat: 100000, layers: []}\n",
+        "repeat blocks run more than",
+    ),
     "deep lists": ("initgen: 1\nlayers: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
     "deep mappings": ("initgen: 1\nvars: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n", "nested too deeply"),
-    "deep groups": ("initgen: 1\nlayers:\n" + "".join(
-        "  " * k + f"  - group: g{k}.\n" + "  " * k + "    layers:\n" for k in range(400)) +
-        "  " * 400 + "  - {name: a, type: dense, in: 2, out: 2}\n", ""),
+    "deep groups": (
+        "initgen: 1\nlayers:\n"
+        + "".join("  " * k + f"  - group: g{k}.\n" + "  " * k + "    layers:\n" for k in range(400))
+        + "  " * 400
+        + "  - {name: a, type: dense, in: 2, out: 2}\n",
+        "",
+    ),
 }
 
 
@@ -263,8 +360,11 @@ def test_max_bytes_raises_and_lowers_the_limit(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "1,000,000,000,000,000 params" in r.output
 
 
-@settings(max_examples=max(EXAMPLES // 3, 5), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=max(EXAMPLES // 3, 5),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(mutated())
 def test_cli_validate_never_shows_a_traceback(case: tuple[str, object]) -> None:
     name, data = case
@@ -282,14 +382,17 @@ def test_cli_validate_never_shows_a_traceback(case: tuple[str, object]) -> None:
                 json.loads(r.stdout)  # a plan a program can read
 
 
-@pytest.mark.parametrize("raw, message", [
-    (b"", "the spec is empty"),
-    (b"# only a comment\n", "the spec is empty"),
-    (b"initgen: 1\nname: caf\xe9\n", ":2: is not UTF-8 text"),
-    (b"\xff\xfe\x00i\x00n", ":1: is not UTF-8 text"),
-    (b"initgen: 1\n---\ninitgen: 1\n", ":2: a spec is a single YAML document"),
-    (b"initgen: !!python/name:os.system ''\n", ":1: not valid YAML: could not determine a constructor"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"", "the spec is empty"),
+        (b"# only a comment\n", "the spec is empty"),
+        (b"initgen: 1\nname: caf\xe9\n", ":2: is not UTF-8 text"),
+        (b"\xff\xfe\x00i\x00n", ":1: is not UTF-8 text"),
+        (b"initgen: 1\n---\ninitgen: 1\n", ":2: a spec is a single YAML document"),
+        (b"initgen: !!python/name:os.system ''\n", ":1: not valid YAML: could not determine a constructor"),
+    ],
+)
 def test_file_level_errors(raw: bytes, message: str, tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_bytes(raw)

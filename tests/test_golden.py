@@ -38,18 +38,30 @@ DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "fl
 
 # dtype → (sha256 of the safetensors file, sha256 of the tensor data in file order)
 GOLDEN = {
-    "float64": ("7887a4120606a9e009027cef25e4be1be1fd2c6c3eef67bf65856602aac3d514",
-               "6b7a6fed195e5158f76cad8a0858168d0608f499f24d0eea712518da131641c9"),
-    "float32": ("28ea52e194dc2971ddce1ef322662c83ecdf2386b4a8326531ff3ad0c151c94a",
-               "509a080faf423f1a29260234baa164c509a82810bd2b8ecbc8aed7a6aaedfcfa"),
-    "float16": ("929dfd3d8b5890dd792a7f9e0642c77c3fb4a1dfc0dd1a13e8be2672a42ece4f",
-               "cf13abff9dd266bf95ecf731ac290496fdb6d9a6ef803c2b65a8adf5d7ff1835"),
-    "bfloat16": ("675d93c52904bb904b88b1f6819b66d6e93dd104f9010618d7e6ea70c64db2e5",
-                "6c1b611a78430205e31d5597207c1dca9ebad872c94cf39a59dead456ee7c3c3"),
-    "float8_e4m3fn": ("0b6cfb8979650184560d389b47da779843a05f4830addd8df92748fec1cae2d4",
-                     "ee2774b979fe33c1c4f9436e8e068d3e87c9dd639aece77b0d997b4c553d6315"),
-    "float8_e5m2": ("13988dd981d63e7f37ed849d9c0b0bb712a7db4aba9a02f13328b84f5dafead0",
-                   "74d875181bd176ffc530f7ab1fffcc0d2e8054695d3addcd5014a43f4f7c51fa"),
+    "float64": (
+        "7887a4120606a9e009027cef25e4be1be1fd2c6c3eef67bf65856602aac3d514",
+        "6b7a6fed195e5158f76cad8a0858168d0608f499f24d0eea712518da131641c9",
+    ),
+    "float32": (
+        "28ea52e194dc2971ddce1ef322662c83ecdf2386b4a8326531ff3ad0c151c94a",
+        "509a080faf423f1a29260234baa164c509a82810bd2b8ecbc8aed7a6aaedfcfa",
+    ),
+    "float16": (
+        "929dfd3d8b5890dd792a7f9e0642c77c3fb4a1dfc0dd1a13e8be2672a42ece4f",
+        "cf13abff9dd266bf95ecf731ac290496fdb6d9a6ef803c2b65a8adf5d7ff1835",
+    ),
+    "bfloat16": (
+        "675d93c52904bb904b88b1f6819b66d6e93dd104f9010618d7e6ea70c64db2e5",
+        "6c1b611a78430205e31d5597207c1dca9ebad872c94cf39a59dead456ee7c3c3",
+    ),
+    "float8_e4m3fn": (
+        "0b6cfb8979650184560d389b47da779843a05f4830addd8df92748fec1cae2d4",
+        "ee2774b979fe33c1c4f9436e8e068d3e87c9dd639aece77b0d997b4c553d6315",
+    ),
+    "float8_e5m2": (
+        "13988dd981d63e7f37ed849d9c0b0bb712a7db4aba9a02f13328b84f5dafead0",
+        "74d875181bd176ffc530f7ab1fffcc0d2e8054695d3addcd5014a43f4f7c51fa",
+    ),
 }
 # HDF5 library version → dtype → sha256 of the .h5 file
 GOLDEN_H5 = {
@@ -124,8 +136,7 @@ def set_version(monkeypatch):
 @pytest.mark.parametrize("dtype", DTYPE_NAMES)
 def test_safetensors_output_is_pinned(tmp_path, set_version, dtype):
     path = _make(tmp_path, dtype, "safetensors", set_version)
-    assert (hashlib.sha256(path.read_bytes()).hexdigest(), _data_hash_safetensors(path)) \
-        == GOLDEN[dtype]
+    assert (hashlib.sha256(path.read_bytes()).hexdigest(), _data_hash_safetensors(path)) == GOLDEN[dtype]
 
 
 @pytest.mark.parametrize("dtype", DTYPE_NAMES)

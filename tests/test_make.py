@@ -8,15 +8,19 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from helpers import SPECS
 from safetensors import safe_open
 from safetensors.numpy import load_file
 
+from helpers import SPECS
+
 MLP = SPECS / "mlp-mnist.yaml"
 EXPECTED_SHAPES = {
-    "fc1.weight": (256, 784), "fc1.bias": (256,),
-    "fc2.weight": (256, 256), "fc2.bias": (256,),
-    "fc3.weight": (10, 256), "fc3.bias": (10,),
+    "fc1.weight": (256, 784),
+    "fc1.bias": (256,),
+    "fc2.weight": (256, 256),
+    "fc2.bias": (256,),
+    "fc3.weight": (10, 256),
+    "fc3.bias": (10,),
 }
 
 
@@ -100,13 +104,7 @@ def test_existing_output_is_kept_without_force(cli, tmp_path):
 
 def test_misspelled_key_exits_2_with_location_and_suggestion(cli, write_spec, tmp_path):
     spec = write_spec(
-        "initgen: 1\n"
-        "layers:\n"
-        "  - name: fc1\n"
-        "    type: dense\n"
-        "    in: 4\n"
-        "    out: 2\n"
-        "    activaton: relu\n"
+        "initgen: 1\nlayers:\n  - name: fc1\n    type: dense\n    in: 4\n    out: 2\n    activaton: relu\n"
     )
     out = tmp_path / "w.safetensors"
     r = cli("make", spec, "-o", out)

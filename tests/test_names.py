@@ -30,27 +30,42 @@ def plan_of(layers: str):  # type: ignore[no-untyped-def]
 
 # name → (the layers, the HDF5 refusal or None when HDF5 can hold it)
 HDF5_CASES = {
-    "slash": ("  - {name: 'a/b', type: dense, in: 2, out: 2}\n",
-              "tensor name 'a/b.bias' contains '/', which HDF5 reads as a group separator"),
-    "doubled dot": ("  - {name: 'a.', type: dense, in: 2, out: 2}\n",
-                    "tensor name 'a..bias' has an empty part between dots"),
-    "leading dot": ("  - {name: '.a', type: tensor, shape: [2]}\n",
-                    "tensor name '.a' has an empty part between dots"),
-    "trailing dot": ("  - {name: 'a.', type: tensor, shape: [2]}\n",
-                     "tensor name 'a.' has an empty part between dots"),
-    "nul": ('  - {name: "a\\0b", type: tensor, shape: [2]}\n',
-            "tensor name 'a\\x00b' contains a NUL character, which HDF5 names cannot hold"),
-    "dataset and group": ("  - {name: a, type: tensor, shape: [2]}\n"
-                          "  - {name: a.b, type: tensor, shape: [2]}\n",
-                          "tensor 'a' would be both a dataset and the group holding 'a.b'"),
-    "dataset and a layer's group": ("  - {name: fc, type: tensor, shape: [2]}\n"
-                                    "  - {name: fc, type: dense, in: 2, out: 2}\n",
-                                    "tensor 'fc' would be both a dataset and the group holding 'fc.bias'"),
+    "slash": (
+        "  - {name: 'a/b', type: dense, in: 2, out: 2}\n",
+        "tensor name 'a/b.bias' contains '/', which HDF5 reads as a group separator",
+    ),
+    "doubled dot": (
+        "  - {name: 'a.', type: dense, in: 2, out: 2}\n",
+        "tensor name 'a..bias' has an empty part between dots",
+    ),
+    "leading dot": (
+        "  - {name: '.a', type: tensor, shape: [2]}\n",
+        "tensor name '.a' has an empty part between dots",
+    ),
+    "trailing dot": (
+        "  - {name: 'a.', type: tensor, shape: [2]}\n",
+        "tensor name 'a.' has an empty part between dots",
+    ),
+    "nul": (
+        '  - {name: "a\\0b", type: tensor, shape: [2]}\n',
+        "tensor name 'a\\x00b' contains a NUL character, which HDF5 names cannot hold",
+    ),
+    "dataset and group": (
+        "  - {name: a, type: tensor, shape: [2]}\n  - {name: a.b, type: tensor, shape: [2]}\n",
+        "tensor 'a' would be both a dataset and the group holding 'a.b'",
+    ),
+    "dataset and a layer's group": (
+        "  - {name: fc, type: tensor, shape: [2]}\n  - {name: fc, type: dense, in: 2, out: 2}\n",
+        "tensor 'fc' would be both a dataset and the group holding 'fc.bias'",
+    ),
     "unicode": ("  - {name: 'слой.名前', type: dense, in: 2, out: 2}\n", None),
     "spaces and symbols": ("  - {name: 'my layer (1)+x', type: dense, in: 2, out: 2}\n", None),
-    "siblings sharing a prefix": ("  - {name: a, type: tensor, shape: [2]}\n"
-                                  "  - {name: ab.c, type: tensor, shape: [2]}\n"
-                                  "  - {name: a-b, type: tensor, shape: [2]}\n", None),
+    "siblings sharing a prefix": (
+        "  - {name: a, type: tensor, shape: [2]}\n"
+        "  - {name: ab.c, type: tensor, shape: [2]}\n"
+        "  - {name: a-b, type: tensor, shape: [2]}\n",
+        None,
+    ),
 }
 
 
@@ -72,8 +87,10 @@ def test_hdf5_names(case: str, tmp_path: Path) -> None:
     else:
         assert r.exit_code == 2, r.output
         assert r.output.startswith(f"error: cannot write HDF5: {refusal}"), r.output
-        assert r.output.rstrip().endswith("write .safetensors or rename the tensor") or \
-            "rename one of them" in r.output
+        assert (
+            r.output.rstrip().endswith("write .safetensors or rename the tensor")
+            or "rename one of them" in r.output
+        )
         assert not h5.exists() and not list(tmp_path.glob(".*initgen-tmp"))
     # safetensors holds any of these names, and the reference library reads them back
     st = tmp_path / "w.safetensors"
@@ -84,11 +101,22 @@ def test_hdf5_names(case: str, tmp_path: Path) -> None:
     assert set(load_file(str(st))) == {t.name for t in plan_of(layers).tensors}
 
 
-@pytest.mark.parametrize("name, problem", [
-    ("a", None), ("a.b.c", None), ("layers.0.weight", None), ("x:0", None), ("ü", None),
-    ("a/b", "contains '/'"), ("a..b", "empty part"), (".a", "empty part"), ("a.", "empty part"),
-    (".", "empty part"), ("a\0", "NUL character"),
-])
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("a", None),
+        ("a.b.c", None),
+        ("layers.0.weight", None),
+        ("x:0", None),
+        ("ü", None),
+        ("a/b", "contains '/'"),
+        ("a..b", "empty part"),
+        (".a", "empty part"),
+        ("a.", "empty part"),
+        (".", "empty part"),
+        ("a\0", "NUL character"),
+    ],
+)
 def test_hdf5_name_problem(name: str, problem: str | None) -> None:
     why = hdf5_name_problem(name)
     assert (why is None) == (problem is None) and (problem is None or problem in why)  # type: ignore[operator]
@@ -110,8 +138,10 @@ def test_metadata_key_is_not_a_tensor_name(tmp_path: Path) -> None:
     for args in (["validate", str(spec)], ["make", str(spec), "-o", str(tmp_path / "w.safetensors")]):
         r = CliRunner().invoke(main, args)
         assert r.exit_code == 2, r.output
-        assert r.output == (f"error: {spec}:3: layers[0]: '__metadata__' cannot be a tensor name: "
-                            "safetensors keeps the file's metadata under it\n")
+        assert r.output == (
+            f"error: {spec}:3: layers[0]: '__metadata__' cannot be a tensor name: "
+            "safetensors keeps the file's metadata under it\n"
+        )
     assert not (tmp_path / "w.safetensors").exists()
 
 
@@ -125,20 +155,33 @@ def test_library_write_checks_names_too(tmp_path: Path) -> None:
     write(plan, tmp_path / "w.safetensors")  # fine for safetensors
 
 
-@pytest.mark.parametrize("layers, message", [
-    ("  - {name: '', type: dense, in: 2, out: 2}\n", "layers[0].name: name must be a non-empty string"),
-    ("  - {name: fc, type: dense, in: 2, out: 2, names: {weight: ''}}\n", "layers[0].names"),
-    ("  - {name: fc, type: dense, in: 2, out: 2}\n  - {name: fc, type: dense, in: 2, out: 2}\n",
-     "layers[1]: duplicate tensor name 'fc.weight' (first made by the layer at line 3)"),
-    ("  - {name: fc, type: dense, in: 2, out: 2, names: {weight: bias}}\n",
-     "duplicate tensor name 'fc.bias'"),
-    ("  - repeat: 2\n    layers: [{name: fc, type: dense, in: 2, out: 2}]\n",
-     "layers[0].layers[0]: duplicate tensor name 'fc.weight'"),
-    ("  - repeat: 2\n    prefix: 'h.${i // 2}.'\n    layers: [{name: fc, type: dense, in: 2, out: 2}]\n",
-     "duplicate tensor name 'h.0.fc.weight'"),
-    ("  - {name: a.weight, type: tensor, shape: [2, 2]}\n  - {name: a, type: dense, in: 2, out: 2}\n",
-     "layers[1]: duplicate tensor name 'a.weight' (first made by the layer at line 3)"),
-])
+@pytest.mark.parametrize(
+    "layers, message",
+    [
+        ("  - {name: '', type: dense, in: 2, out: 2}\n", "layers[0].name: name must be a non-empty string"),
+        ("  - {name: fc, type: dense, in: 2, out: 2, names: {weight: ''}}\n", "layers[0].names"),
+        (
+            "  - {name: fc, type: dense, in: 2, out: 2}\n  - {name: fc, type: dense, in: 2, out: 2}\n",
+            "layers[1]: duplicate tensor name 'fc.weight' (first made by the layer at line 3)",
+        ),
+        (
+            "  - {name: fc, type: dense, in: 2, out: 2, names: {weight: bias}}\n",
+            "duplicate tensor name 'fc.bias'",
+        ),
+        (
+            "  - repeat: 2\n    layers: [{name: fc, type: dense, in: 2, out: 2}]\n",
+            "layers[0].layers[0]: duplicate tensor name 'fc.weight'",
+        ),
+        (
+            "  - repeat: 2\n    prefix: 'h.${i // 2}.'\n    layers: [{name: fc, type: dense, in: 2, out: 2}]\n",
+            "duplicate tensor name 'h.0.fc.weight'",
+        ),
+        (
+            "  - {name: a.weight, type: tensor, shape: [2, 2]}\n  - {name: a, type: dense, in: 2, out: 2}\n",
+            "layers[1]: duplicate tensor name 'a.weight' (first made by the layer at line 3)",
+        ),
+    ],
+)
 def test_empty_and_duplicate_names_are_spec_errors(layers: str, message: str) -> None:
     with pytest.raises(SpecError) as e:
         plan_of(layers)
@@ -146,6 +189,8 @@ def test_empty_and_duplicate_names_are_spec_errors(layers: str, message: str) ->
 
 
 def test_names_after_expansion_are_unique_when_the_prefix_uses_the_index() -> None:
-    plan = plan_of("  - repeat: 3\n    prefix: 'h.${i}.'\n    layers: [{name: fc, type: dense, in: 2, out: 2}]\n")
+    plan = plan_of(
+        "  - repeat: 3\n    prefix: 'h.${i}.'\n    layers: [{name: fc, type: dense, in: 2, out: 2}]\n"
+    )
     names = [t.name for t in plan.tensors]
     assert names == [f"h.{i}.fc.{k}" for i in range(3) for k in ("weight", "bias")]

@@ -10,9 +10,9 @@ import h5py
 import ml_dtypes
 import numpy as np
 import pytest
-from helpers import assert_matches, reference
 from safetensors.numpy import save_file
 
+from helpers import assert_matches, reference
 from initgen.analyze.stats import read_stats
 from initgen.readers import hdf5 as h5reader
 from initgen.readers import open_weights
@@ -88,8 +88,10 @@ def test_initgen_hdf5_and_safetensors_give_the_same_stats(cli, tmp_path):
 
 def write_shards(tmp_path, index_name="model.safetensors.index.json"):
     r = np.random.default_rng(3)
-    parts = [{"a.weight": r.normal(0, 1, (20, 5)).astype(np.float32), "a.bias": np.zeros(5, np.float32)},
-             {"b.weight": r.normal(0, 2, (7, 3)).astype(ml_dtypes.bfloat16)}]
+    parts = [
+        {"a.weight": r.normal(0, 1, (20, 5)).astype(np.float32), "a.bias": np.zeros(5, np.float32)},
+        {"b.weight": r.normal(0, 2, (7, 3)).astype(ml_dtypes.bfloat16)},
+    ]
     wmap = {}
     for i, p in enumerate(parts):
         name = f"model-{i + 1:05d}-of-00002.safetensors"
@@ -126,12 +128,16 @@ def corrupt(tmp_path, kind: str):
         return p, "not a valid safetensors file: tensor 'w' has offsets [0, 400] outside the data (200 bytes)"
     if kind == "header past end":
         header_file(p, {"w": f32}, length=10_000)
-        return p, ("not a valid safetensors file: header length 10000 runs past the end of the file "
-                   f"({8 + len(json.dumps({'w': f32}))} bytes)")
+        return p, (
+            "not a valid safetensors file: header length 10000 runs past the end of the file "
+            f"({8 + len(json.dumps({'w': f32}))} bytes)"
+        )
     if kind == "bad json":
         p.write_bytes(struct.pack("<Q", 11) + b'{"w": [1, 2')
-        return p, ("not a valid safetensors file: header is not valid JSON (Expecting ',' delimiter: "
-                   "line 1 column 12 (char 11))")
+        return p, (
+            "not a valid safetensors file: header is not valid JSON (Expecting ',' delimiter: "
+            "line 1 column 12 (char 11))"
+        )
     if kind == "overlap":
         header_file(p, {"a": f32, "b": {**f32, "data_offsets": [8, 24]}}, bytes(24))
         return p, "not a valid safetensors file: tensors 'a' and 'b' overlap (bytes 8..16)"
@@ -162,35 +168,59 @@ def corrupt(tmp_path, kind: str):
         d = tmp_path / "ckpt"
         d.mkdir()
         save_file({"w": np.ones(2, np.float32)}, str(d / "model-00001-of-00002.safetensors"))
-        return d, ("is a directory without a model.safetensors.index.json (give a weight file, "
-                   "or the directory of a sharded checkpoint)")
+        return d, (
+            "is a directory without a model.safetensors.index.json (give a weight file, "
+            "or the directory of a sharded checkpoint)"
+        )
     if kind == "zip archive":
         import zipfile
 
         p = tmp_path / "model.keras"
         with zipfile.ZipFile(p, "w") as z:
             z.writestr("config.json", "{}")
-        return p, ("is a zip archive (a .keras or torch file?); initgen reads safetensors and HDF5 "
-                   "(.h5, .weights.h5)")
+        return p, (
+            "is a zip archive (a .keras or torch file?); initgen reads safetensors and HDF5 "
+            "(.h5, .weights.h5)"
+        )
     if kind == "missing":
         return tmp_path / "nope.safetensors", "no such file or directory"
     if kind == "shard missing":
         _, wmap = write_shards(tmp_path)
         (tmp_path / "model-00002-of-00002.safetensors").unlink()
-        return (tmp_path / "model.safetensors.index.json",
-                "not a valid safetensors index: shard 'model-00002-of-00002.safetensors' does not exist")
+        return (
+            tmp_path / "model.safetensors.index.json",
+            "not a valid safetensors index: shard 'model-00002-of-00002.safetensors' does not exist",
+        )
     if kind == "index lists absent tensor":
         _, wmap = write_shards(tmp_path)
         wmap["c.weight"] = "model-00001-of-00002.safetensors"
         (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": wmap}))
-        return (tmp_path / "model.safetensors.index.json", "not a valid safetensors index: tensor "
-                "'c.weight' is listed for 'model-00001-of-00002.safetensors' but that shard does not hold it")
+        return (
+            tmp_path / "model.safetensors.index.json",
+            "not a valid safetensors index: tensor "
+            "'c.weight' is listed for 'model-00001-of-00002.safetensors' but that shard does not hold it",
+        )
     raise AssertionError(kind)
 
 
-CORRUPT = ["truncated", "header past end", "bad json", "overlap", "out of range", "wrong size",
-           "unknown dtype", "malformed entry", "not weights", "empty", "h5 without signature",
-           "directory without index", "zip archive", "missing", "shard missing", "index lists absent tensor"]
+CORRUPT = [
+    "truncated",
+    "header past end",
+    "bad json",
+    "overlap",
+    "out of range",
+    "wrong size",
+    "unknown dtype",
+    "malformed entry",
+    "not weights",
+    "empty",
+    "h5 without signature",
+    "directory without index",
+    "zip archive",
+    "missing",
+    "shard missing",
+    "index lists absent tensor",
+]
 
 
 @pytest.mark.parametrize("kind", CORRUPT)
@@ -223,16 +253,20 @@ def test_hdf5_declaring_far_more_than_it_stores_is_refused(tmp_path, cli):
         f["small"] = np.ones(3)
     r = cli("stats", tmp_path / "w.h5")
     assert r.exit_code == 1
-    assert r.output == (f"error: {tmp_path / 'w.h5'}: dataset 'g/big' declares 40,000,000,000 bytes "
-                        "but the file stores 0 of them (unwritten or impossibly compressed chunks); "
-                        "refusing to read it\n")
+    assert r.output == (
+        f"error: {tmp_path / 'w.h5'}: dataset 'g/big' declares 40,000,000,000 bytes "
+        "but the file stores 0 of them (unwritten or impossibly compressed chunks); "
+        "refusing to read it\n"
+    )
 
 
 def test_malformed_header_values_are_rejected(tmp_path, cli):
     p = tmp_path / "w.safetensors"
-    for entry in ({"dtype": ["F32"], "shape": [4], "data_offsets": [0, 16]},
-                  {"dtype": "F32", "shape": [4.0], "data_offsets": [0, 16]},
-                  {"dtype": "F32", "shape": [4], "data_offsets": [0, "16"]}):
+    for entry in (
+        {"dtype": ["F32"], "shape": [4], "data_offsets": [0, 16]},
+        {"dtype": "F32", "shape": [4.0], "data_offsets": [0, 16]},
+        {"dtype": "F32", "shape": [4], "data_offsets": [0, "16"]},
+    ):
         header_file(p, {"a": entry}, bytes(16))
         r = cli("stats", p)
         assert r.exit_code == 1

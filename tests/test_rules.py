@@ -72,5 +72,8 @@ def test_init_beats_activation_and_bias_override():
 def test_unknown_activation_suggests():
     from initgen.errors import SpecError
 
-    with pytest.raises(SpecError, match=r"t.yaml:3: layers\[0\].activation: unknown activation 'rellu'.*did you mean 'relu'\?"):
+    with pytest.raises(
+        SpecError,
+        match=r"t.yaml:3: layers\[0\].activation: unknown activation 'rellu'.*did you mean 'relu'\?",
+    ):
         weight(dense(", activation: rellu"))

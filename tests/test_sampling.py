@@ -9,8 +9,8 @@ import struct
 
 import numpy as np
 import pytest
-from helpers import sample_chunk
 
+from helpers import sample_chunk
 from initgen.generate.sampling import BLOCK, CHUNK, fill_chunk, name_words
 
 N = 1 << 20  # values per statistical test: one chunk
@@ -24,7 +24,8 @@ def reference_stream(seed: int, name: str, chunk: int) -> np.random.PCG64:
 
 def test_name_words_are_the_sha256_prefix():
     assert name_words("model.layers.0.mlp.up_proj.weight") == struct.unpack(
-        ">4I", hashlib.sha256(b"model.layers.0.mlp.up_proj.weight").digest()[:16])
+        ">4I", hashlib.sha256(b"model.layers.0.mlp.up_proj.weight").digest()[:16]
+    )
 
 
 @pytest.mark.parametrize("n", [N, 12345, 1])

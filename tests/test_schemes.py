@@ -89,8 +89,14 @@ def he_gain(c: Case, a: dict) -> float:
     if slope is None:
         slope = (c.slope if c.slope is not None else 0.01) if c.activation == "leaky_relu" else 0.0
     nl = a.get("nonlinearity", "leaky_relu")
-    return {"leaky_relu": math.sqrt(2 / (1 + slope**2)), "relu": math.sqrt(2), "tanh": 5 / 3,
-            "linear": 1.0, "sigmoid": 1.0, "selu": 0.75}[nl]
+    return {
+        "leaky_relu": math.sqrt(2 / (1 + slope**2)),
+        "relu": math.sqrt(2),
+        "tanh": 5 / 3,
+        "linear": 1.0,
+        "sigmoid": 1.0,
+        "selu": 0.75,
+    }[nl]
 
 
 def glorot_gain(c: Case, a: dict) -> float:
@@ -106,8 +112,11 @@ def point(c: Case, count: int, value: float = 1.0) -> Expect:
 
 
 def fan(c: Case, mode: str) -> float:
-    return {"fan_in": c.fans.fan_in, "fan_out": c.fans.fan_out,
-            "fan_avg": (c.fans.fan_in + c.fans.fan_out) / 2}[mode]
+    return {
+        "fan_in": c.fans.fan_in,
+        "fan_out": c.fans.fan_out,
+        "fan_avg": (c.fans.fan_in + c.fans.fan_out) / 2,
+    }[mode]
 
 
 # scheme → (case, args) → what the values must follow. Every scheme needs a row.
@@ -115,36 +124,51 @@ EXPECTED = {
     "zeros": lambda c, a: Expect("exact", 0.0, 0.0),
     "ones": lambda c, a: Expect("exact", 0.0, 1.0),
     "constant": lambda c, a: Expect("exact", 0.0, a.get("value", 0.0)),
-    "uniform": lambda c, a: uniform_limit((a.get("high", 0.05) - a.get("low", -0.05)) / 2,
-                                          (a.get("high", 0.05) + a.get("low", -0.05)) / 2),
+    "uniform": lambda c, a: uniform_limit(
+        (a.get("high", 0.05) - a.get("low", -0.05)) / 2, (a.get("high", 0.05) + a.get("low", -0.05)) / 2
+    ),
     "normal": lambda c, a: Expect("normal", a.get("std", 0.05), a.get("mean", 0.0)),
     "truncated_normal": lambda c, a: trunc(
-        a.get("mean", 0.0), a.get("std", 0.05),
+        a.get("mean", 0.0),
+        a.get("std", 0.05),
         a.get("a", a.get("mean", 0.0) - a.get("cut", 2.0) * a.get("std", 0.05)),
-        a.get("b", a.get("mean", 0.0) + a.get("cut", 2.0) * a.get("std", 0.05))),
+        a.get("b", a.get("mean", 0.0) + a.get("cut", 2.0) * a.get("std", 0.05)),
+    ),
     "glorot_uniform": lambda c, a: uniform_limit(
-        glorot_gain(c, a) * math.sqrt(6 / (c.fans.fan_in + c.fans.fan_out))),
+        glorot_gain(c, a) * math.sqrt(6 / (c.fans.fan_in + c.fans.fan_out))
+    ),
     "glorot_normal": lambda c, a: normal_or_trunc(
-        glorot_gain(c, a) * math.sqrt(2 / (c.fans.fan_in + c.fans.fan_out)),
-        a.get("distribution", "normal")),
+        glorot_gain(c, a) * math.sqrt(2 / (c.fans.fan_in + c.fans.fan_out)), a.get("distribution", "normal")
+    ),
     "he_uniform": lambda c, a: uniform_limit(he_gain(c, a) * math.sqrt(3 / fan(c, a.get("mode", "fan_in")))),
-    "he_normal": lambda c, a: normal_or_trunc(he_gain(c, a) / math.sqrt(fan(c, a.get("mode", "fan_in"))),
-                                              a.get("distribution", "normal")),
+    "he_normal": lambda c, a: normal_or_trunc(
+        he_gain(c, a) / math.sqrt(fan(c, a.get("mode", "fan_in"))), a.get("distribution", "normal")
+    ),
     "lecun_uniform": lambda c, a: uniform_limit(math.sqrt(3 / c.fans.fan_in)),
-    "lecun_normal": lambda c, a: normal_or_trunc(math.sqrt(1 / c.fans.fan_in), a.get("distribution", "normal")),
+    "lecun_normal": lambda c, a: normal_or_trunc(
+        math.sqrt(1 / c.fans.fan_in), a.get("distribution", "normal")
+    ),
     "variance_scaling": lambda c, a: normal_or_trunc(
         math.sqrt(a.get("scale", 1.0) / fan(c, a.get("mode", "fan_in"))),
-        a.get("distribution", "truncated_normal")),
+        a.get("distribution", "truncated_normal"),
+    ),
     "torch_default": lambda c, a: uniform_limit(1 / math.sqrt(c.fans.fan_in)),
-    "orthogonal": lambda c, a: Expect("exact", a.get("gain", 1.0) / math.sqrt(
-        max(c.out_rows, math.prod(c.shape) // c.out_rows))),
+    "orthogonal": lambda c, a: Expect(
+        "exact", a.get("gain", 1.0) / math.sqrt(max(c.out_rows, math.prod(c.shape) // c.out_rows))
+    ),
     "identity": lambda c, a: point(c, min(c.shape), a.get("gain", 1.0)),
     "dirac": lambda c, a: point(c, min(c.out_rows, c.shape[-2] if c.layout != "torch" else c.shape[1])),
-    "sparse": lambda c, a: Expect("exact", a.get("std", 0.01) * math.sqrt(
-        (c.out_rows - math.ceil(a["sparsity"] * c.out_rows)) / c.out_rows)),
+    "sparse": lambda c, a: Expect(
+        "exact",
+        a.get("std", 0.01) * math.sqrt((c.out_rows - math.ceil(a["sparsity"] * c.out_rows)) / c.out_rows),
+    ),
 }
-NEEDS = {"identity": lambda c: len(c.shape) == 2, "sparse": lambda c: len(c.shape) == 2,
-         "dirac": lambda c: len(c.shape) >= 3, "orthogonal": lambda c: len(c.shape) >= 2}
+NEEDS = {
+    "identity": lambda c: len(c.shape) == 2,
+    "sparse": lambda c: len(c.shape) == 2,
+    "dirac": lambda c: len(c.shape) >= 3,
+    "orthogonal": lambda c: len(c.shape) >= 2,
+}
 DEFAULT_ARGS = {"sparse": {"sparsity": 0.25}}
 
 
@@ -214,47 +238,65 @@ TANH = Case((256, 512), Fans(512, 256), activation="tanh")
 
 # (scheme, args, case, dtype): samples of 73 728 to 1 100 000 values
 VARIANTS = [
-    ("zeros", {}, DENSE, "float32"), ("ones", {}, DENSE, "float32"),
+    ("zeros", {}, DENSE, "float32"),
+    ("ones", {}, DENSE, "float32"),
     ("constant", {"value": 0.3}, DENSE, "float32"),
-    ("uniform", {}, DENSE, "float32"), ("uniform", {"low": -1, "high": 3}, CONV, "float64"),
-    ("normal", {}, BIG, "float32"), ("normal", {"mean": 1.5, "std": 2}, CONV, "float64"),
+    ("uniform", {}, DENSE, "float32"),
+    ("uniform", {"low": -1, "high": 3}, CONV, "float64"),
+    ("normal", {}, BIG, "float32"),
+    ("normal", {"mean": 1.5, "std": 2}, CONV, "float64"),
     ("normal", {"std": 0.02, "scale": 1 / math.sqrt(2 * 12)}, DENSE, "float32"),  # GPT-2 residual
     ("truncated_normal", {}, DENSE, "float32"),
     ("truncated_normal", {"std": 1.0, "cut": 1.0}, DENSE, "float64"),
     ("truncated_normal", {"std": 1.0, "a": -2.0, "b": 2.0}, DENSE, "float32"),  # torch's default
     ("truncated_normal", {"mean": 0.5, "std": 1.0, "a": 0.0, "b": 3.0}, CONV, "float32"),
     ("truncated_normal", {"std": 1.0, "a": -0.25, "b": 0.5}, CONV, "float64"),
-    ("glorot_uniform", {}, DENSE, "float32"), ("glorot_uniform", {"gain": "auto"}, TANH, "float32"),
+    ("glorot_uniform", {}, DENSE, "float32"),
+    ("glorot_uniform", {"gain": "auto"}, TANH, "float32"),
     ("glorot_uniform", {}, KCONV, "float32"),
-    ("glorot_normal", {}, CONV, "float32"), ("glorot_normal", {"distribution": "truncated_normal"}, DENSE, "float32"),
-    ("he_uniform", {}, CONV, "float32"), ("he_uniform", {"mode": "fan_out"}, CONV, "float64"),
-    ("he_uniform", {}, LEAKY, "float32"), ("he_uniform", {"negative_slope": 0.2}, DENSE, "float32"),
-    ("he_normal", {}, DENSE, "float32"), ("he_normal", {"distribution": "truncated_normal"}, CONV, "float32"),
+    ("glorot_normal", {}, CONV, "float32"),
+    ("glorot_normal", {"distribution": "truncated_normal"}, DENSE, "float32"),
+    ("he_uniform", {}, CONV, "float32"),
+    ("he_uniform", {"mode": "fan_out"}, CONV, "float64"),
+    ("he_uniform", {}, LEAKY, "float32"),
+    ("he_uniform", {"negative_slope": 0.2}, DENSE, "float32"),
+    ("he_normal", {}, DENSE, "float32"),
+    ("he_normal", {"distribution": "truncated_normal"}, CONV, "float32"),
     ("he_normal", {"nonlinearity": "tanh", "scale": 0.5}, DENSE, "float32"),
     ("he_normal", {"mode": "fan_out", "nonlinearity": "relu"}, KCONV, "float32"),
-    ("lecun_uniform", {}, DENSE, "float32"), ("lecun_normal", {}, CONV, "float32"),
+    ("lecun_uniform", {}, DENSE, "float32"),
+    ("lecun_normal", {}, CONV, "float32"),
     ("lecun_normal", {"distribution": "truncated_normal"}, DENSE, "float64"),
-    *[("variance_scaling", {"scale": s, "mode": m, "distribution": d}, CONV, "float32")
-      for s, m, d in [(1.0, "fan_in", "truncated_normal"), (2.0, "fan_out", "normal"),
-                      (0.5, "fan_avg", "uniform"), (1 / 3, "fan_in", "untruncated_normal"),
-                      (2.0, "fan_avg", "truncated_normal")]],
-    ("torch_default", {}, DENSE, "float32"), ("torch_default", {"scale": 2.0}, CONV, "float64"),
-    ("orthogonal", {}, DENSE, "float32"), ("orthogonal", {"gain": 2.0}, CONV, "float64"),
-    ("identity", {"gain": 3.0}, DENSE, "float32"), ("dirac", {}, CONV, "float32"),
-    ("dirac", {}, KCONV, "float32"), ("sparse", {"sparsity": 0.3}, DENSE, "float32"),
+    *[
+        ("variance_scaling", {"scale": s, "mode": m, "distribution": d}, CONV, "float32")
+        for s, m, d in [
+            (1.0, "fan_in", "truncated_normal"),
+            (2.0, "fan_out", "normal"),
+            (0.5, "fan_avg", "uniform"),
+            (1 / 3, "fan_in", "untruncated_normal"),
+            (2.0, "fan_avg", "truncated_normal"),
+        ]
+    ],
+    ("torch_default", {}, DENSE, "float32"),
+    ("torch_default", {"scale": 2.0}, CONV, "float64"),
+    ("orthogonal", {}, DENSE, "float32"),
+    ("orthogonal", {"gain": 2.0}, CONV, "float64"),
+    ("identity", {"gain": 3.0}, DENSE, "float32"),
+    ("dirac", {}, CONV, "float32"),
+    ("dirac", {}, KCONV, "float32"),
+    ("sparse", {"sparsity": 0.3}, DENSE, "float32"),
 ]
 
 
 def sample(name: str, args: dict, case: Case, dtype: str, seed: int = 7):
-    d = get_scheme(name).dist(Context(case.shape, case.fans, case.activation, case.slope,
-                                      case.layout), args)
-    plan = TensorPlan(f"{name}.weight", case.shape, dtype, name, args, d,
-                      case.fans.fan_in, case.fans.fan_out)
+    d = get_scheme(name).dist(Context(case.shape, case.fans, case.activation, case.slope, case.layout), args)
+    plan = TensorPlan(f"{name}.weight", case.shape, dtype, name, args, d, case.fans.fan_in, case.fans.fan_out)
     return d, make_tensor(plan, seed)
 
 
-@pytest.mark.parametrize("name,args,case,dtype", VARIANTS,
-                         ids=[f"{v[0]}-{i}" for i, v in enumerate(VARIANTS)])
+@pytest.mark.parametrize(
+    "name,args,case,dtype", VARIANTS, ids=[f"{v[0]}-{i}" for i, v in enumerate(VARIANTS)]
+)
 def test_sample_moments(name, args, case, dtype):
     scale = args.get("scale", 1.0) if name != "variance_scaling" else 1.0
     base = {k: v for k, v in args.items() if k != "scale" or name == "variance_scaling"}
@@ -295,9 +337,15 @@ def test_truncated_constant_is_the_std_of_a_unit_normal_cut_at_2():
     assert truncated_moments(0.0, 1.0, -2.0, 2.0)[1] == pytest.approx(TRUNC_STD_2, rel=1e-10)
 
 
-@pytest.mark.parametrize("args", [{"std": 1.0}, {"std": 0.3, "cut": 1.5, "mean": 2.0},
-                                  {"std": 1.0, "a": -2.0, "b": 2.0},
-                                  {"std": 2.0, "mean": 1.0, "a": 0.0, "b": 5.0}])
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"std": 1.0},
+        {"std": 0.3, "cut": 1.5, "mean": 2.0},
+        {"std": 1.0, "a": -2.0, "b": 2.0},
+        {"std": 2.0, "mean": 1.0, "a": 0.0, "b": 5.0},
+    ],
+)
 def test_truncated_analytic_std_matches_integral(args):
     d = SCHEMES["truncated_normal"].dist(Context((10, 10), Fans(10, 10)), args)
     want = EXPECTED["truncated_normal"](DENSE, args)
@@ -308,13 +356,25 @@ def test_truncated_analytic_std_matches_integral(args):
 # --- gains, aliases, parameters --------------------------------------------------------
 
 
-@pytest.mark.parametrize("nonlinearity,param,want", [
-    ("linear", None, 1.0), ("conv1d", None, 1.0), ("conv2d", None, 1.0), ("conv3d", None, 1.0),
-    ("conv_transpose1d", None, 1.0), ("conv_transpose2d", None, 1.0), ("conv_transpose3d", None, 1.0),
-    ("sigmoid", None, 1.0), ("tanh", None, 5 / 3), ("relu", None, math.sqrt(2)),
-    ("leaky_relu", None, math.sqrt(2 / (1 + 0.01**2))), ("leaky_relu", 0.2, math.sqrt(2 / 1.04)),
-    ("leaky_relu", 0.0, math.sqrt(2)), ("selu", None, 0.75),
-])
+@pytest.mark.parametrize(
+    "nonlinearity,param,want",
+    [
+        ("linear", None, 1.0),
+        ("conv1d", None, 1.0),
+        ("conv2d", None, 1.0),
+        ("conv3d", None, 1.0),
+        ("conv_transpose1d", None, 1.0),
+        ("conv_transpose2d", None, 1.0),
+        ("conv_transpose3d", None, 1.0),
+        ("sigmoid", None, 1.0),
+        ("tanh", None, 5 / 3),
+        ("relu", None, math.sqrt(2)),
+        ("leaky_relu", None, math.sqrt(2 / (1 + 0.01**2))),
+        ("leaky_relu", 0.2, math.sqrt(2 / 1.04)),
+        ("leaky_relu", 0.0, math.sqrt(2)),
+        ("selu", None, 0.75),
+    ],
+)
 def test_gains_are_torchs_calculate_gain(nonlinearity, param, want):
     assert gain(nonlinearity, param) == pytest.approx(want, rel=1e-15)
 
@@ -324,10 +384,16 @@ def test_unknown_gain_name():
         gain("gelu")
 
 
-@pytest.mark.parametrize("alias,canonical", [("xavier_uniform", "glorot_uniform"),
-                                             ("xavier_normal", "glorot_normal"),
-                                             ("kaiming_uniform", "he_uniform"),
-                                             ("kaiming_normal", "he_normal"), ("eye", "identity")])
+@pytest.mark.parametrize(
+    "alias,canonical",
+    [
+        ("xavier_uniform", "glorot_uniform"),
+        ("xavier_normal", "glorot_normal"),
+        ("kaiming_uniform", "he_uniform"),
+        ("kaiming_normal", "he_normal"),
+        ("eye", "identity"),
+    ],
+)
 def test_aliases(alias, canonical):
     assert ALIASES[alias] == canonical and get_scheme(alias) is SCHEMES[canonical]
     assert alias in ALL_NAMES and canonical in ALL_NAMES
@@ -390,8 +456,12 @@ def test_schemes_command_lists_every_scheme_alias_and_parameter(cli):
         assert data[name]["aliases"] == list(scheme.aliases)
         assert data[name]["formula"] == scheme.formula
         assert [p["name"] for p in data[name]["params"]] == [p.name for p in scheme.all_params]
-    assert {"name": "sparsity", "default": "required", "doc": "fraction of each column set to zero",
-            "choices": []} in data["sparse"]["params"]
+    assert {
+        "name": "sparsity",
+        "default": "required",
+        "doc": "fraction of each column set to zero",
+        "choices": [],
+    } in data["sparse"]["params"]
     table = cli("schemes").output
     for name in ALL_NAMES:
         assert name in table

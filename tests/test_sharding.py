@@ -3,12 +3,13 @@ byte-identical to those of a full run."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import pytest
-from helpers import every_family_spec, raw_tensors, sha
 
+from helpers import every_family_spec, raw_tensors, sha
 from initgen import units
 from initgen.checkpoint import INDEX_NAME, shard_name
 from initgen.errors import UsageError
@@ -22,8 +23,16 @@ def parse_size(text: str) -> int:
 
 
 # Transformers' convert_file_size_to_int: decimal kB/MB/GB, binary KiB/MiB/GiB.
-SIZES = [("2GB", 2 * 10**9), ("500MB", 500 * 10**6), ("10kB", 10_000), ("1000", 1000),
-         ("1.5GB", 1_500_000_000), ("500MiB", 500 * 2**20), ("2GiB", 2 * 2**30), ("7 B", 7)]
+SIZES = [
+    ("2GB", 2 * 10**9),
+    ("500MB", 500 * 10**6),
+    ("10kB", 10_000),
+    ("1000", 1000),
+    ("1.5GB", 1_500_000_000),
+    ("500MiB", 500 * 2**20),
+    ("2GiB", 2 * 2**30),
+    ("7 B", 7),
+]
 
 
 @pytest.mark.parametrize("text, size", SIZES)
@@ -65,7 +74,7 @@ def test_assignment_is_greedy_in_file_order(plan, limit):
     assert [t for s in shards for t in s] == order  # every tensor once, in file order
     for s in shards:
         assert len(s) == 1 or sum(t.nbytes for t in s) <= limit
-    for s, nxt in zip(shards, shards[1:]):  # a new shard only when the next tensor would not fit
+    for s, nxt in itertools.pairwise(shards):  # a new shard only when the next tensor would not fit
         assert sum(t.nbytes for t in s) + nxt[0].nbytes > limit
 
 
@@ -107,8 +116,19 @@ def test_each_shard_made_alone_is_byte_identical(cli, spec, tmp_path):
     n = len(names)
     alone = tmp_path / "alone"
     for k in range(1, n + 1):
-        r = cli("make", spec, "-o", alone, "--max-shard-size", "20kB", "--shard", f"{k}/{n}",
-                "-q", "--threads", "1")
+        r = cli(
+            "make",
+            spec,
+            "-o",
+            alone,
+            "--max-shard-size",
+            "20kB",
+            "--shard",
+            f"{k}/{n}",
+            "-q",
+            "--threads",
+            "1",
+        )
         assert r.exit_code == 0, r.output
     assert sorted(p.name for p in alone.iterdir()) == sorted(p.name for p in full.iterdir())
     for p in full.iterdir():
@@ -121,11 +141,14 @@ def test_a_model_that_fits_is_one_model_safetensors(cli, spec, tmp_path):
     assert [p.name for p in out.iterdir()] == ["model.safetensors"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--max-shard-size", "20kB", "--shard", "1/2"], "this model has 4 shard(s), not 2"),
-    (["--shard", "1/2"], "--shard needs --max-shard-size"),
-    (["--max-shard-size", "20kB", "--format", "hdf5"], "HDF5 output is one file"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--max-shard-size", "20kB", "--shard", "1/2"], "this model has 4 shard(s), not 2"),
+        (["--shard", "1/2"], "--shard needs --max-shard-size"),
+        (["--max-shard-size", "20kB", "--format", "hdf5"], "HDF5 output is one file"),
+    ],
+)
 def test_shard_option_errors(cli, spec, tmp_path, args, message):
     r = cli("make", spec, "-o", tmp_path / "d", *args)
     assert r.exit_code == 2
@@ -158,12 +181,17 @@ def test_a_new_sharding_replaces_the_whole_checkpoint_with_force(cli, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["model.safetensors"]
     r = cli("make", spec, "-o", out, "--max-shard-size", "500kB", "-q")
     assert r.exit_code == 2
-    assert r.output == (f"error: {out}: already holds model.safetensors; "
-                        "use --force to replace the checkpoint\n")
+    assert r.output == (
+        f"error: {out}: already holds model.safetensors; use --force to replace the checkpoint\n"
+    )
     assert cli("make", spec, "-o", out, "--max-shard-size", "500kB", "-q", "--force").exit_code == 0
     sharded = sorted(p.name for p in out.iterdir())
-    assert sharded == ["model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
-                       "model-00003-of-00003.safetensors", "model.safetensors.index.json"]
+    assert sharded == [
+        "model-00001-of-00003.safetensors",
+        "model-00002-of-00003.safetensors",
+        "model-00003-of-00003.safetensors",
+        "model.safetensors.index.json",
+    ]
     assert cli("make", spec, "-o", out, "--max-shard-size", "100GB", "-q", "--force").exit_code == 0
     assert sorted(p.name for p in out.iterdir()) == ["model.safetensors"]
 

@@ -24,8 +24,11 @@ def schema():
 
 
 def _layer_rows(schema):
-    return {row["properties"]["type"]["const"]: row
-            for row in schema["$defs"]["item"]["anyOf"] if "type" in row["properties"]}
+    return {
+        row["properties"]["type"]["const"]: row
+        for row in schema["$defs"]["item"]["anyOf"]
+        if "type" in row["properties"]
+    }
 
 
 def test_top_level_keys(schema):
@@ -57,7 +60,8 @@ def test_every_layer_type_and_key(schema):
 def test_block_keys(schema):
     blocks = [row for row in schema["$defs"]["item"]["anyOf"] if "type" not in row["properties"]]
     assert sorted(tuple(sorted(b["properties"])) for b in blocks) == sorted(
-        tuple(sorted(keys)) for keys in BLOCK_KEYS.values())
+        tuple(sorted(keys)) for keys in BLOCK_KEYS.values()
+    )
 
 
 def test_docs_list_every_layer_type_and_key():

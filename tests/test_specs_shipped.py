@@ -10,8 +10,8 @@ import struct
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, SPECS
 
+from helpers import ROOT, SPECS
 from initgen.plan import build_plan
 from initgen.spec import load_spec, parse_overrides
 
@@ -85,8 +85,7 @@ def test_validate_plan_and_make_at_reduced_size(name, cli, tmp_path):
 def test_large_specs_shrink_with_vars(name):
     """A spec over 10 M params must have vars that --set can shrink below 300 K."""
     full = build_plan(load_spec(SPECS / f"{name}.yaml"))
-    small = build_plan(load_spec(SPECS / f"{name}.yaml",
-                                 parse_overrides(_small_sets(name))))
+    small = build_plan(load_spec(SPECS / f"{name}.yaml", parse_overrides(_small_sets(name))))
     assert small.params < 300_000
     if full.params > 10_000_000:
         assert small.params < full.params / 30
@@ -108,8 +107,12 @@ def test_gpt2_residual_projections_scaled():
     resid = 0.02 / (2 * 12) ** 0.5
     for name in ("transformer.h.11.attn.c_proj.weight", "transformer.h.0.mlp.c_proj.weight"):
         assert by[name].dist.params["std"] == pytest.approx(resid, rel=1e-15)
-    for name in ("transformer.h.3.attn.c_attn.weight", "transformer.h.3.mlp.c_fc.weight",
-                 "transformer.wte.weight", "transformer.wpe.weight"):
+    for name in (
+        "transformer.h.3.attn.c_attn.weight",
+        "transformer.h.3.mlp.c_fc.weight",
+        "transformer.wte.weight",
+        "transformer.wpe.weight",
+    ):
         assert by[name].dist.params["std"] == 0.02
     assert by["transformer.h.0.attn.c_attn.weight"].shape == (768, 2304)  # Conv1D: [in, out]
     assert by["transformer.h.0.attn.c_proj.bias"].dist.params == {"value": 0.0}

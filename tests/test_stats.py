@@ -9,9 +9,9 @@ import math
 import ml_dtypes
 import numpy as np
 import pytest
-from helpers import assert_matches, reference
 from safetensors.numpy import save_file
 
+from helpers import assert_matches, reference
 from initgen.analyze import moments as moments_mod
 from initgen.analyze import stats as stats_mod
 
@@ -23,7 +23,7 @@ DTYPES = {
     "bfloat16": (ml_dtypes.bfloat16, lambda r, n: r.normal(0, 0.05, n)),
     "float8_e4m3fn": (ml_dtypes.float8_e4m3fn, lambda r, n: r.normal(0, 0.05, n)),
     "float8_e5m2": (ml_dtypes.float8_e5m2, lambda r, n: r.normal(0, 0.5, n)),
-    "int64": (np.int64, lambda r, n: r.integers(-10**6, 10**6, n)),
+    "int64": (np.int64, lambda r, n: r.integers(-(10**6), 10**6, n)),
     "int32": (np.int32, lambda r, n: r.integers(-1000, 1000, n)),
     "int16": (np.int16, lambda r, n: r.integers(-300, 300, n)),
     "int8": (np.int8, lambda r, n: r.integers(-128, 128, n)),
@@ -49,8 +49,12 @@ def stats_json(cli):
 def test_every_safetensors_dtype_matches_numpy(tmp_path, stats_json, dtype):
     npdt, gen = DTYPES[dtype]
     r = np.random.default_rng(list(DTYPES).index(dtype))
-    tensors = {"w.2d": gen(r, 3000).astype(npdt).reshape(60, 50), "v": gen(r, 7).astype(npdt),
-               "empty": np.zeros((0, 4), dtype=npdt), "scalar": np.asarray(gen(r, 1)[0]).astype(npdt)}
+    tensors = {
+        "w.2d": gen(r, 3000).astype(npdt).reshape(60, 50),
+        "v": gen(r, 7).astype(npdt),
+        "empty": np.zeros((0, 4), dtype=npdt),
+        "scalar": np.asarray(gen(r, 1)[0]).astype(npdt),
+    }
     save_file(tensors, str(tmp_path / "f.safetensors"))
     data = stats_json(tmp_path / "f.safetensors")
     got = {t["name"]: t for t in data["tensors"]}
@@ -98,20 +102,30 @@ def test_chunked_streaming_matches_whole_array(tmp_path, monkeypatch, threads):
 
 
 def test_tensors_glob_filters_and_unknown_glob_is_usage_error(tmp_path, stats_json, cli):
-    save_file({"h.0.attn.w": np.ones(4, np.float32), "h.1.attn.w": np.ones(4, np.float32),
-               "h.0.mlp.w": np.ones(4, np.float32)}, str(tmp_path / "f.safetensors"))
+    save_file(
+        {
+            "h.0.attn.w": np.ones(4, np.float32),
+            "h.1.attn.w": np.ones(4, np.float32),
+            "h.0.mlp.w": np.ones(4, np.float32),
+        },
+        str(tmp_path / "f.safetensors"),
+    )
     names = [t["name"] for t in stats_json(tmp_path / "f.safetensors", "--tensors", "h.*.attn.*")["tensors"]]
     assert names == ["h.0.attn.w", "h.1.attn.w"]
     r = cli("stats", tmp_path / "f.safetensors", "--tensors", "h.0.atn.w")
     assert r.exit_code == 2
-    assert r.output == (f"error: {tmp_path / 'f.safetensors'}: no tensor matches --tensors "
-                        "'h.0.atn.w'; did you mean 'h.0.attn.w'?\n")
+    assert r.output == (
+        f"error: {tmp_path / 'f.safetensors'}: no tensor matches --tensors "
+        "'h.0.atn.w'; did you mean 'h.0.attn.w'?\n"
+    )
 
 
 def test_group_aggregates_by_layer_pattern(tmp_path, stats_json):
     r = np.random.default_rng(3)
     blocks = {f"h.{i}.attn.c_attn.weight": r.normal(i, 1 + i, 500).astype(np.float32) for i in range(12)}
-    save_file({**blocks, "wte.weight": r.normal(0, 1, 100).astype(np.float32)}, str(tmp_path / "f.safetensors"))
+    save_file(
+        {**blocks, "wte.weight": r.normal(0, 1, 100).astype(np.float32)}, str(tmp_path / "f.safetensors")
+    )
     data = stats_json(tmp_path / "f.safetensors", "--group")
     groups = {g["pattern"]: g for g in data["groups"]}
     assert set(groups) == {"h.*.attn.c_attn.weight", "wte.weight"}
@@ -136,8 +150,13 @@ def test_large_models_are_summarized_unless_all(tmp_path, cli):
 
 
 def test_table_has_sparkline_and_totals(tmp_path, cli):
-    save_file({"w": np.random.default_rng(4).normal(0, 1, 10_000).astype(np.float32),
-               "b": np.zeros(10, dtype=ml_dtypes.bfloat16)}, str(tmp_path / "f.safetensors"))
+    save_file(
+        {
+            "w": np.random.default_rng(4).normal(0, 1, 10_000).astype(np.float32),
+            "b": np.zeros(10, dtype=ml_dtypes.bfloat16),
+        },
+        str(tmp_path / "f.safetensors"),
+    )
     out = cli("stats", tmp_path / "f.safetensors").stdout
     assert "█" in out and "▁" in out
     assert "2 tensors" in out and "10,010 params" in out and "float32×1, bfloat16×1" in out

@@ -7,9 +7,10 @@ import json
 
 import numpy as np
 import pytest
-from helpers import SMALL, SPECS
 from safetensors import safe_open
 from safetensors.numpy import save_file
+
+from helpers import SMALL, SPECS
 
 # Overrides that make each shipped spec small enough for a test; a spec without a
 # row is checked as it is if it is small, else skipped with a request for a row.
@@ -28,10 +29,16 @@ def make(cli, tmp_path, spec: str, out: str, *extra: str):
 
 
 @pytest.mark.parametrize("spec", SPEC_FILES)
-@pytest.mark.parametrize("variant", [("w.safetensors",), ("w.h5",),
-                                     ("w.safetensors", "--dtype", "bfloat16"),
-                                     ("w.safetensors", "--dtype", "float8_e4m3fn"),
-                                     ("w.safetensors", "--dtype", "float16", "--seed", "7")])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        ("w.safetensors",),
+        ("w.h5",),
+        ("w.safetensors", "--dtype", "bfloat16"),
+        ("w.safetensors", "--dtype", "float8_e4m3fn"),
+        ("w.safetensors", "--dtype", "float16", "--seed", "7"),
+    ],
+)
 def test_check_passes_on_every_file_initgen_makes(cli, tmp_path, spec, variant):
     path = make(cli, tmp_path, spec, *variant)
     r = cli("stats", path, "--check", "--format", "json")
@@ -55,23 +62,38 @@ def nan_at_7(a):
 
 SIGMA = (2 / 784) ** 0.5  # he_normal std of fc1.weight [256, 784]
 N = 256 * 784
-U32 = 2.0 ** -24  # float32 unit roundoff
+U32 = 2.0**-24  # float32 unit roundoff
 # The published large-sample standard errors, 6 of them, plus float32 rounding:
 # SE(mean) = σ/√n; SE(std) = σ/√(2n) for normal data, plus the σ/n small-sample bias.
 STD_TOL = 6 * SIGMA / (2 * N) ** 0.5 + SIGMA / N + U32 * SIGMA
-MEAN_TOL = 6 * SIGMA / N ** 0.5 + U32 * SIGMA
+MEAN_TOL = 6 * SIGMA / N**0.5 + U32 * SIGMA
 WHY = "for 200,704 float32 values of he_normal"
 
 
-@pytest.mark.parametrize("change, reason", [
-    (lambda a: a * 2, lambda a: f"std {a.std():.6g} departs from the expected {SIGMA:.6g} "
-                                f"({a.std() / SIGMA:.3g}× expected); tolerance ±{STD_TOL:.3g} {WHY}"),
-    (lambda a: a * 1.05, lambda a: f"std {a.std():.6g} departs from the expected {SIGMA:.6g} "
-                                   f"({a.std() / SIGMA:.3g}× expected); tolerance ±{STD_TOL:.3g} {WHY}"),
-    (lambda a: a + np.float32(0.01), lambda a: f"mean {a.mean():.6g} departs from the expected 0; "
-                                               f"tolerance ±{MEAN_TOL:.3g} {WHY}"),
-    (nan_at_7, lambda a: "1 NaN and 0 Inf values"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (
+            lambda a: a * 2,
+            lambda a: (
+                f"std {a.std():.6g} departs from the expected {SIGMA:.6g} "
+                f"({a.std() / SIGMA:.3g}× expected); tolerance ±{STD_TOL:.3g} {WHY}"
+            ),
+        ),
+        (
+            lambda a: a * 1.05,
+            lambda a: (
+                f"std {a.std():.6g} departs from the expected {SIGMA:.6g} "
+                f"({a.std() / SIGMA:.3g}× expected); tolerance ±{STD_TOL:.3g} {WHY}"
+            ),
+        ),
+        (
+            lambda a: a + np.float32(0.01),
+            lambda a: f"mean {a.mean():.6g} departs from the expected 0; tolerance ±{MEAN_TOL:.3g} {WHY}",
+        ),
+        (nan_at_7, lambda a: "1 NaN and 0 Inf values"),
+    ],
+)
 def test_check_fails_naming_the_tensor(cli, tmp_path, change, reason):
     path = make(cli, tmp_path, "mlp-mnist", "w.safetensors")
     edit(path, "fc1.weight", change)
@@ -80,8 +102,10 @@ def test_check_fails_naming_the_tensor(cli, tmp_path, change, reason):
     r = cli("stats", path, "--check", "--format", "json")
     assert r.exit_code == 1
     assert r.stderr == f"check failed: fc1.weight: {why}\nerror: {path}: 1 tensor failed the checks\n"
-    assert json.loads(r.stdout)["check"] == {"passed": False,
-                                             "failures": [{"tensor": "fc1.weight", "reason": why}]}
+    assert json.loads(r.stdout)["check"] == {
+        "passed": False,
+        "failures": [{"tensor": "fc1.weight", "reason": why}],
+    }
 
 
 def test_check_tolerance_is_not_looser_than_needed(cli, tmp_path):
@@ -96,8 +120,10 @@ def test_check_tolerance_is_not_looser_than_needed(cli, tmp_path):
 
 
 def test_check_on_foreign_file_looks_for_nan_and_inf_only(cli, tmp_path):
-    save_file({"w": np.full(10, 5.0, np.float32), "x": np.array([1, np.inf], np.float32)},
-              str(tmp_path / "f.safetensors"))
+    save_file(
+        {"w": np.full(10, 5.0, np.float32), "x": np.array([1, np.inf], np.float32)},
+        str(tmp_path / "f.safetensors"),
+    )
     r = cli("stats", tmp_path / "f.safetensors", "--check")
     assert r.exit_code == 1 and "check failed: x: 0 NaN and 1 Inf values" in r.stderr
     assert "w:" not in r.stderr
@@ -106,20 +132,26 @@ def test_check_on_foreign_file_looks_for_nan_and_inf_only(cli, tmp_path):
 @pytest.fixture
 def foreign(tmp_path):
     r = np.random.default_rng(0)
-    save_file({f"h.{i}.w": r.normal(0, 0.02, 10_000).astype(np.float32) for i in range(3)}
-              | {"h.1.b": np.zeros(4, np.float32)}, str(tmp_path / "f.safetensors"))
+    save_file(
+        {f"h.{i}.w": r.normal(0, 0.02, 10_000).astype(np.float32) for i in range(3)}
+        | {"h.1.b": np.zeros(4, np.float32)},
+        str(tmp_path / "f.safetensors"),
+    )
     return tmp_path / "f.safetensors"
 
 
-@pytest.mark.parametrize("rule, failures", [
-    ("h.*.w:std=0.02±5%", []),
-    ("h.*.w:std=0.02+-5%,mean=0±0.001", []),
-    ("h.*:absmax<=0.2", []),
-    ("h.*.b:zeros=1", []),
-    ("h.*.w:std=0.03±5%", ["h.0.w", "h.1.w", "h.2.w"]),
-    ("h.1.*:max>0", ["h.1.b"]),
-    ("nothing.*:std=1", ["nothing.*"]),
-])
+@pytest.mark.parametrize(
+    "rule, failures",
+    [
+        ("h.*.w:std=0.02±5%", []),
+        ("h.*.w:std=0.02+-5%,mean=0±0.001", []),
+        ("h.*:absmax<=0.2", []),
+        ("h.*.b:zeros=1", []),
+        ("h.*.w:std=0.03±5%", ["h.0.w", "h.1.w", "h.2.w"]),
+        ("h.1.*:max>0", ["h.1.b"]),
+        ("nothing.*:std=1", ["nothing.*"]),
+    ],
+)
 def test_expect_rules(cli, foreign, rule, failures):
     r = cli("stats", foreign, "--expect", rule, "--format", "json")
     check = json.loads(r.stdout)["check"]
@@ -132,14 +164,22 @@ def test_expect_failure_message(cli, foreign):
     assert "check failed: h.1.b: max 0 fails max>0 (--expect 'h.1.*:max>0')\n" in r.stderr
 
 
-@pytest.mark.parametrize("rule, message", [
-    ("std=0.02", "--expect 'std=0.02': expected GLOB:KEY=VALUE[±TOL[%]], e.g. 'h.*.weight:std=0.02±5%'"),
-    ("h.*:sd=0.02", "--expect 'h.*:sd=0.02': unknown key 'sd'; known: absmax, inf, max, mean, min, "
-                    "nan, std or zeros"),
-    ("h.*:std~0.02", "--expect 'h.*:std~0.02': cannot read 'std~0.02'; expected KEY OP VALUE[±TOL[%]] "
-                     "with KEY one of absmax, inf, max, mean, min, nan, std or zeros and OP one of "
-                     "=, <=, >=, <, >"),
-])
+@pytest.mark.parametrize(
+    "rule, message",
+    [
+        ("std=0.02", "--expect 'std=0.02': expected GLOB:KEY=VALUE[±TOL[%]], e.g. 'h.*.weight:std=0.02±5%'"),
+        (
+            "h.*:sd=0.02",
+            "--expect 'h.*:sd=0.02': unknown key 'sd'; known: absmax, inf, max, mean, min, nan, std or zeros",
+        ),
+        (
+            "h.*:std~0.02",
+            "--expect 'h.*:std~0.02': cannot read 'std~0.02'; expected KEY OP VALUE[±TOL[%]] "
+            "with KEY one of absmax, inf, max, mean, min, nan, std or zeros and OP one of "
+            "=, <=, >=, <, >",
+        ),
+    ],
+)
 def test_bad_expect_rule_is_usage_error(cli, foreign, rule, message):
     r = cli("stats", foreign, "--expect", rule)
     assert r.exit_code == 2 and r.output == f"error: {message}\n"
@@ -153,9 +193,12 @@ def _scheme_names() -> list[str]:
 
 # Shapes a scheme needs beyond the default [48, 40] (dirac: a convolution kernel).
 SHAPE = {"dirac": [16, 8, 3, 3]}
-ARGS = {"constant": "{scheme: constant, value: 0.3}", "sparse": "{scheme: sparse, sparsity: 0.4}",
-        "normal": "{scheme: normal, mean: 0.5, std: 0.1}",
-        "uniform": "{scheme: uniform, low: 1.0, high: 3.0}"}
+ARGS = {
+    "constant": "{scheme: constant, value: 0.3}",
+    "sparse": "{scheme: sparse, sparsity: 0.4}",
+    "normal": "{scheme: normal, mean: 0.5, std: 0.1}",
+    "uniform": "{scheme: uniform, low: 1.0, high: 3.0}",
+}
 
 
 @pytest.mark.parametrize("scheme", _scheme_names())
@@ -164,8 +207,10 @@ def test_check_passes_for_every_scheme_and_dtype(cli, write_spec, tmp_path, sche
     """The tolerance holds for each kind of distribution (the scheme table) in each
     dtype, over several seeds, on a tensor small enough for the size term to matter."""
     shape = SHAPE.get(scheme, [48, 40])
-    spec = write_spec(f"initgen: 1\nname: one\nlayers:\n  - {{name: t, type: tensor, shape: {shape}, "
-                      f"init: {ARGS.get(scheme, scheme)}}}\n")
+    spec = write_spec(
+        f"initgen: 1\nname: one\nlayers:\n  - {{name: t, type: tensor, shape: {shape}, "
+        f"init: {ARGS.get(scheme, scheme)}}}\n"
+    )
     for seed in range(3):
         out = tmp_path / f"{seed}.safetensors"
         r = cli("make", spec, "-o", out, "-q", "--dtype", dtype, "--seed", seed)
@@ -183,11 +228,24 @@ def test_edited_recorded_expectations_are_ignored_not_a_traceback(cli, tmp_path,
     import numpy as _np
     from safetensors.numpy import save_file as _save
 
-    meta = {"format": "pt", "initgen.seed": "0", "initgen.tensors": _json.dumps(
-        {"w": {"scheme": "normal", "dist": {"kind": "normal", "mean": 0.0, "std": _json.loads(std),
-                                            "params": {"mean": 0.0, "std": 1.0}}}})}
-    _save({"w": _np.linspace(-1, 1, 1000, dtype=_np.float32)}, str(tmp_path / "f.safetensors"),
-          metadata=meta)
+    meta = {
+        "format": "pt",
+        "initgen.seed": "0",
+        "initgen.tensors": _json.dumps(
+            {
+                "w": {
+                    "scheme": "normal",
+                    "dist": {
+                        "kind": "normal",
+                        "mean": 0.0,
+                        "std": _json.loads(std),
+                        "params": {"mean": 0.0, "std": 1.0},
+                    },
+                }
+            }
+        ),
+    }
+    _save({"w": _np.linspace(-1, 1, 1000, dtype=_np.float32)}, str(tmp_path / "f.safetensors"), metadata=meta)
     r = cli("stats", tmp_path / "f.safetensors", "--check", "--format", "json")
     assert r.exit_code == 0, r.output
     assert _json.loads(r.stdout)["tensors"][0]["expected_std"] is None

@@ -6,18 +6,22 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-from helpers import SMALL, SPECS
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
+from helpers import SMALL, SPECS
 
-@pytest.mark.parametrize("spec, out, extra", [
-    ("mlp-mnist", "w.safetensors", []),
-    ("mlp-mnist", "w.h5", ["--dtype", "bfloat16"]),
-    ("lstm-lm", "w.safetensors", ["--dtype", "float8_e4m3fn"]),  # orthogonal blocks, constant slices
-    ("resnet18", "w.h5", ["--seed", "3"]),
-    ("gpt2", "shards/", ["--max-shard-size", "40KB"]),
-])
+
+@pytest.mark.parametrize(
+    "spec, out, extra",
+    [
+        ("mlp-mnist", "w.safetensors", []),
+        ("mlp-mnist", "w.h5", ["--dtype", "bfloat16"]),
+        ("lstm-lm", "w.safetensors", ["--dtype", "float8_e4m3fn"]),  # orthogonal blocks, constant slices
+        ("resnet18", "w.h5", ["--seed", "3"]),
+        ("gpt2", "shards/", ["--max-shard-size", "40KB"]),
+    ],
+)
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_verify_passes_on_files_initgen_makes(cli, tmp_path, spec, out, extra, threads):
     sets = [a for s in SMALL[spec] for a in ("--set", s)]
@@ -41,8 +45,10 @@ def test_verify_names_the_first_differing_tensor(cli, tmp_path):
     save_file(tensors, str(path), metadata=meta)
     r = cli("verify", path)
     assert r.exit_code == 1
-    assert r.output == (f"error: {path}: fc2.weight: differs from the values regenerated from its "
-                        f"plan (he_normal, seed 0) at element 5: file has 0.5, regenerated {was:.9g}\n")
+    assert r.output == (
+        f"error: {path}: fc2.weight: differs from the values regenerated from its "
+        f"plan (he_normal, seed 0) at element 5: file has 0.5, regenerated {was:.9g}\n"
+    )
 
 
 def test_verify_detects_a_changed_seed(cli, tmp_path):
@@ -58,8 +64,10 @@ def test_verify_needs_initgen_metadata(cli, tmp_path):
     save_file({"w": np.ones(3, np.float32)}, str(tmp_path / "f.safetensors"))
     r = cli("verify", tmp_path / "f.safetensors")
     assert r.exit_code == 1
-    assert r.output == (f"error: {tmp_path / 'f.safetensors'}: has no initgen metadata (initgen.seed, "
-                        "initgen.tensors); only files made by initgen can be verified\n")
+    assert r.output == (
+        f"error: {tmp_path / 'f.safetensors'}: has no initgen metadata (initgen.seed, "
+        "initgen.tensors); only files made by initgen can be verified\n"
+    )
 
 
 def test_verify_refuses_another_stream_version(cli, tmp_path):

@@ -22,12 +22,18 @@ from initgen.schemes.fans import layout_fans
 SEED = 11
 
 
-def make(scheme: str, shape: tuple[int, ...], args: dict | None = None, layout: str = "torch",
-         dtype: str = "float64", name: str = "w", seed: int = SEED) -> np.ndarray:
+def make(
+    scheme: str,
+    shape: tuple[int, ...],
+    args: dict | None = None,
+    layout: str = "torch",
+    dtype: str = "float64",
+    name: str = "w",
+    seed: int = SEED,
+) -> np.ndarray:
     fans = layout_fans(shape, layout)
     d = SCHEMES[scheme].dist(Context(shape, fans, None, None, layout), args or {})
-    return make_tensor(TensorPlan(name, shape, dtype, scheme, args or {}, d, fans.fan_in,
-                                  fans.fan_out), seed)
+    return make_tensor(TensorPlan(name, shape, dtype, scheme, args or {}, d, fans.fan_in, fans.fan_out), seed)
 
 
 def torch_matrix(x: np.ndarray, layout: str) -> np.ndarray:
@@ -36,12 +42,14 @@ def torch_matrix(x: np.ndarray, layout: str) -> np.ndarray:
 
 
 ORTHO = [  # (shape, layout, gain)
-    ((64, 32), "torch", 1.0), ((32, 64), "torch", 1.0), ((48, 48), "torch", 2.0),
-    ((16, 8, 3, 3), "torch", 1.0),      # rank 4, rows 16 < cols 72
-    ((96, 4, 3), "torch", 0.5),         # rank 3, rows 96 > cols 12
-    ((3, 3, 8, 16), "keras", 1.0),      # keras conv2d kernel: rows (out) 16 < 72
-    ((5, 40, 12), "keras", 1.0),        # keras conv1d kernel: rows 12 < 200
-    ((8, 2, 2, 2, 2), "torch", 1.0),    # rank 5
+    ((64, 32), "torch", 1.0),
+    ((32, 64), "torch", 1.0),
+    ((48, 48), "torch", 2.0),
+    ((16, 8, 3, 3), "torch", 1.0),  # rank 4, rows 16 < cols 72
+    ((96, 4, 3), "torch", 0.5),  # rank 3, rows 96 > cols 12
+    ((3, 3, 8, 16), "keras", 1.0),  # keras conv2d kernel: rows (out) 16 < 72
+    ((5, 40, 12), "keras", 1.0),  # keras conv1d kernel: rows 12 < 200
+    ((8, 2, 2, 2, 2), "torch", 1.0),  # rank 5
 ]
 
 
@@ -55,8 +63,7 @@ def test_orthogonal_is_orthogonal(shape, layout, g, dtype):
     np.testing.assert_allclose(gram, g * g * np.eye(min(rows, cols)), atol=tol * g * g, rtol=0)
 
 
-@pytest.mark.parametrize("shape,layout", [((40, 24), "torch"), ((24, 40), "torch"),
-                                          ((3, 3, 4, 10), "keras")])
+@pytest.mark.parametrize("shape,layout", [((40, 24), "torch"), ((24, 40), "torch"), ((3, 3, 4, 10), "keras")])
 def test_orthogonal_is_the_sign_fixed_qr_of_its_gaussian(shape, layout):
     q = torch_matrix(make("orthogonal", shape, layout=layout), layout)
     # the Gaussian matrix is exactly the normal(0, 1) tensor of the same name and seed
@@ -91,8 +98,14 @@ def torch_dirac(shape: tuple[int, ...], groups: int) -> np.ndarray:
     return w
 
 
-DIRAC = [((6, 6, 3), 1), ((8, 4, 3, 3), 1), ((4, 8, 3, 5), 1), ((12, 2, 3, 3), 3),
-         ((6, 3, 2, 3, 3), 2), ((16, 1, 3, 3), 16)]
+DIRAC = [
+    ((6, 6, 3), 1),
+    ((8, 4, 3, 3), 1),
+    ((4, 8, 3, 5), 1),
+    ((12, 2, 3, 3), 3),
+    ((6, 3, 2, 3, 3), 2),
+    ((16, 1, 3, 3), 16),
+]
 
 
 @pytest.mark.parametrize("shape,groups", DIRAC, ids=[str(d) for d in DIRAC])
@@ -114,10 +127,17 @@ def mask_of(name: str, rows: int, cols: int, zeros: int, seed: int = SEED) -> np
     return mask
 
 
-@pytest.mark.parametrize("rows,cols,sparsity,layout", [
-    (100, 30, 0.1, "torch"), (64, 64, 0.5, "torch"), (7, 200, 0.3, "torch"),
-    (50, 20, 0.0, "torch"), (10, 5, 1.0, "torch"), (40, 90, 0.25, "keras"),
-])
+@pytest.mark.parametrize(
+    "rows,cols,sparsity,layout",
+    [
+        (100, 30, 0.1, "torch"),
+        (64, 64, 0.5, "torch"),
+        (7, 200, 0.3, "torch"),
+        (50, 20, 0.0, "torch"),
+        (10, 5, 1.0, "torch"),
+        (40, 90, 0.25, "keras"),
+    ],
+)
 def test_sparse_zeros_per_column_exactly(rows, cols, sparsity, layout):
     zeros = math.ceil(sparsity * rows)  # torch: int(math.ceil(sparsity * rows))
     shape = (rows, cols) if layout == "torch" else (cols, rows)
@@ -141,8 +161,15 @@ def test_sparse_mask_is_uniform_over_rows():
     assert np.all(np.abs(counts - cols * p) < 6 * math.sqrt(cols * p * (1 - p)))
 
 
-@pytest.mark.parametrize("scheme,shape,args", [("orthogonal", (30, 50), {}), ("sparse", (30, 50), {"sparsity": 0.2}),
-                                               ("dirac", (4, 4, 3), {}), ("identity", (4, 6), {})])
+@pytest.mark.parametrize(
+    "scheme,shape,args",
+    [
+        ("orthogonal", (30, 50), {}),
+        ("sparse", (30, 50), {"sparsity": 0.2}),
+        ("dirac", (4, 4, 3), {}),
+        ("identity", (4, 6), {}),
+    ],
+)
 def test_whole_tensor_values_depend_on_seed_and_name_only(scheme, shape, args):
     a = make(scheme, shape, args, dtype="float32")
     assert np.array_equal(a, make(scheme, shape, args, dtype="float32"))
@@ -151,11 +178,13 @@ def test_whole_tensor_values_depend_on_seed_and_name_only(scheme, shape, args):
         assert not np.array_equal(a, make(scheme, shape, args, dtype="float32", name="v"))
 
 
-HASH_CASES = [("orthogonal", (96, 40), {}, "torch", "float64"),
-              ("orthogonal", (24, 300), {}, "torch", "float32"),
-              ("orthogonal", (3, 3, 16, 32), {"gain": 1.5}, "keras", "float32"),
-              ("sparse", (64, 100), {"sparsity": 0.3}, "torch", "float32"),
-              ("dirac", (8, 4, 3, 3), {"groups": 2}, "torch", "float32")]
+HASH_CASES = [
+    ("orthogonal", (96, 40), {}, "torch", "float64"),
+    ("orthogonal", (24, 300), {}, "torch", "float32"),
+    ("orthogonal", (3, 3, 16, 32), {"gain": 1.5}, "keras", "float32"),
+    ("sparse", (64, 100), {"sparsity": 0.3}, "torch", "float32"),
+    ("dirac", (8, 4, 3, 3), {"groups": 2}, "torch", "float32"),
+]
 
 
 def whole_hashes() -> str:
@@ -164,10 +193,14 @@ def whole_hashes() -> str:
     return "".join(hashlib.sha256(make(*c).tobytes()).hexdigest() + "\n" for c in HASH_CASES)
 
 
-@pytest.mark.parametrize("env", [
-    {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell"},
-    {"NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Prescott"},
-], ids=["avx2", "x86-64-v2"])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell"},
+        {"NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Prescott"},
+    ],
+    ids=["avx2", "x86-64-v2"],
+)
 def test_whole_tensor_bits_do_not_depend_on_cpu_features(env):
     """The same bits when NumPy and OpenBLAS pick the kernels of older CPUs (PERF.md)."""
     import os
@@ -176,8 +209,11 @@ def test_whole_tensor_bits_do_not_depend_on_cpu_features(env):
     from pathlib import Path
 
     root = str(Path(__file__).resolve().parent.parent)
-    script = (f"import sys; sys.path.insert(0, {root!r}); "
-              "from tests.test_whole import whole_hashes; print(whole_hashes(), end='')")
-    there = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                           check=True, env={**os.environ, **env})
+    script = (
+        f"import sys; sys.path.insert(0, {root!r}); "
+        "from tests.test_whole import whole_hashes; print(whole_hashes(), end='')"
+    )
+    there = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env={**os.environ, **env}
+    )
     assert there.stdout == whole_hashes()

@@ -54,7 +54,12 @@ def _truncated_kurtosis(p: Mapping[str, Any]) -> float:
     return 3.0 if symmetric else UNKNOWN_KURTOSIS
 
 
-EXACT_KINDS = {"constant", "identity", "dirac", "constant_slice"}  # values fixed by the plan: no sampling error
+EXACT_KINDS = {
+    "constant",
+    "identity",
+    "dirac",
+    "constant_slice",
+}  # values fixed by the plan: no sampling error
 UNKNOWN_KURTOSIS = 10.0  # kinds this table does not know yet: a generous bound
 
 
@@ -113,27 +118,46 @@ def check_stats(fs: FileStats, plans: Mapping[str, Mapping[str, Any]] | None = N
         why = f"tolerance ±{{tol:.3g}} for {n:,} {t.dtype} values of {t.scheme or t.kind}"
         if abs(t.std - sigma) > std_tol:
             ratio = f" ({t.std / sigma:.3g}× expected)" if sigma else ""
-            out.append(Failure(t.name, f"std {t.std:.6g} departs from the expected {sigma:.6g}"
-                               f"{ratio}; " + why.format(tol=std_tol)))
+            out.append(
+                Failure(
+                    t.name,
+                    f"std {t.std:.6g} departs from the expected {sigma:.6g}"
+                    f"{ratio}; " + why.format(tol=std_tol),
+                )
+            )
         if abs(t.mean - mu) > mean_tol:
-            out.append(Failure(t.name, f"mean {t.mean:.6g} departs from the expected {mu:.6g}; "
-                               + why.format(tol=mean_tol)))
+            out.append(
+                Failure(
+                    t.name,
+                    f"mean {t.mean:.6g} departs from the expected {mu:.6g}; " + why.format(tol=mean_tol),
+                )
+            )
     return out
 
 
 # --- --expect rules ------------------------------------------------------------------
 
 KEYS: dict[str, Callable[[TensorStats], float | None]] = {
-    "mean": lambda t: t.mean, "std": lambda t: t.std, "min": lambda t: t.min,
-    "max": lambda t: t.max, "absmax": lambda t: t.absmax, "zeros": lambda t: t.zero_fraction,
-    "nan": lambda t: float(t.nan), "inf": lambda t: float(t.inf),
+    "mean": lambda t: t.mean,
+    "std": lambda t: t.std,
+    "min": lambda t: t.min,
+    "max": lambda t: t.max,
+    "absmax": lambda t: t.absmax,
+    "zeros": lambda t: t.zero_fraction,
+    "nan": lambda t: float(t.nan),
+    "inf": lambda t: float(t.inf),
 }
 OPS: dict[str, Callable[[float, float, float], bool]] = {
-    "=": lambda v, x, tol: abs(v - x) <= tol, "<=": lambda v, x, tol: v <= x + tol,
-    ">=": lambda v, x, tol: v >= x - tol, "<": lambda v, x, tol: v < x, ">": lambda v, x, tol: v > x,
+    "=": lambda v, x, tol: abs(v - x) <= tol,
+    "<=": lambda v, x, tol: v <= x + tol,
+    ">=": lambda v, x, tol: v >= x - tol,
+    "<": lambda v, x, tol: v < x,
+    ">": lambda v, x, tol: v > x,
 }
-_COND = re.compile(r"^\s*(?P<key>[a-z]+)\s*(?P<op><=|>=|=|<|>)\s*(?P<value>[-+0-9.eE]+|nan|inf)"
-                   r"\s*(?:(?:±|\+-|\+/-)\s*(?P<tol>[0-9.eE+-]+)\s*(?P<pct>%)?)?\s*$")
+_COND = re.compile(
+    r"^\s*(?P<key>[a-z]+)\s*(?P<op><=|>=|=|<|>)\s*(?P<value>[-+0-9.eE]+|nan|inf)"
+    r"\s*(?:(?:±|\+-|\+/-)\s*(?P<tol>[0-9.eE+-]+)\s*(?P<pct>%)?)?\s*$"
+)
 
 
 @dataclass(frozen=True)
@@ -156,14 +180,17 @@ def parse_rule(text: str) -> Rule:
     """``'h.*.weight:std=0.02±5%,mean=0±0.001'`` → a Rule; UsageError if malformed."""
     glob, sep, rest = text.rpartition(":")
     if not sep or not glob or not rest.strip():
-        raise UsageError(f"--expect '{text}': expected GLOB:KEY=VALUE[±TOL[%]], "
-                         "e.g. 'h.*.weight:std=0.02±5%'")
+        raise UsageError(
+            f"--expect '{text}': expected GLOB:KEY=VALUE[±TOL[%]], e.g. 'h.*.weight:std=0.02±5%'"
+        )
     conds = []
     for part in rest.split(","):
         m = _COND.match(part)
         if not m:
-            raise UsageError(f"--expect '{text}': cannot read '{part.strip()}'; expected KEY OP VALUE"
-                             f"[±TOL[%]] with KEY one of {one_of(KEYS)} and OP one of =, <=, >=, <, >")
+            raise UsageError(
+                f"--expect '{text}': cannot read '{part.strip()}'; expected KEY OP VALUE"
+                f"[±TOL[%]] with KEY one of {one_of(KEYS)} and OP one of =, <=, >=, <, >"
+            )
         if m["key"] not in KEYS:
             raise UsageError(f"--expect '{text}': unknown key '{m['key']}'; known: {one_of(KEYS)}")
         try:
@@ -188,6 +215,5 @@ def check_rules(fs: FileStats, rules: list[Rule]) -> list[Failure]:
                 v = KEYS[c.key](t)
                 if v is None or not OPS[c.op](v, c.value, c.tol):
                     shown = "none (no finite values)" if v is None else f"{v:.6g}"
-                    out.append(Failure(t.name, f"{c.key} {shown} fails {c.text} "
-                                               f"(--expect '{rule.text}')"))
+                    out.append(Failure(t.name, f"{c.key} {shown} fails {c.text} (--expect '{rule.text}')"))
     return out

@@ -33,10 +33,22 @@ class TensorDiff:
         return vb - va if va is not None and vb is not None else None
 
     def to_json(self) -> dict[str, Any]:
-        side = lambda t: None if t is None else {  # noqa: E731
-            "shape": t.shape, "dtype": t.dtype, **{k: getattr(t, k) for k in STAT_KEYS}}
-        return {"name": self.name, "change": self.change, "a": side(self.a), "b": side(self.b),
-                "delta": {k: self.delta(k) for k in STAT_KEYS}}
+        side = lambda t: (
+            None
+            if t is None
+            else {
+                "shape": t.shape,
+                "dtype": t.dtype,
+                **{k: getattr(t, k) for k in STAT_KEYS},
+            }
+        )
+        return {
+            "name": self.name,
+            "change": self.change,
+            "a": side(self.a),
+            "b": side(self.b),
+            "delta": {k: self.delta(k) for k in STAT_KEYS},
+        }
 
 
 @dataclass
@@ -53,9 +65,13 @@ class FileDiff:
         return sum(t.change == change for t in self.tensors)
 
     def to_json(self) -> dict[str, Any]:
-        return {"a": self.a.file, "b": self.b.file, "same": self.same,
-                "summary": {c: self.count(c) for c in CHANGES},
-                "tensors": [t.to_json() for t in self.tensors]}
+        return {
+            "a": self.a.file,
+            "b": self.b.file,
+            "same": self.same,
+            "summary": {c: self.count(c) for c in CHANGES},
+            "tensors": [t.to_json() for t in self.tensors],
+        }
 
 
 CHANGES = ("only in A", "only in B", "shape", "dtype", "values", "same")
@@ -69,8 +85,9 @@ def same_bytes(wa: WeightFile, wb: WeightFile, name: str) -> bool:
             x, y = wa.values(name, s, k), wb.values(name, s, k)
             if x.dtype.byteorder != y.dtype.byteorder:
                 y = y.astype(x.dtype)
-            if not np.array_equal(np.ascontiguousarray(x).view(np.uint8),
-                                  np.ascontiguousarray(y).view(np.uint8)):
+            if not np.array_equal(
+                np.ascontiguousarray(x).view(np.uint8), np.ascontiguousarray(y).view(np.uint8)
+            ):
                 return False
         finally:
             wa.release(name, s, k)
@@ -125,13 +142,29 @@ def diff_view(d: FileDiff, fmt: str, show_same: bool = False) -> str | None:
     for t in d.tensors:
         if t.change == "same" and not show_same:
             continue
-        ratio = (t.b.std / t.a.std if t.a and t.b and t.a.std and t.b.std is not None else None)
-        rows.append([t.name, t.change, arrow(shape(t.a), shape(t.b)),
-                     arrow(t.a.dtype if t.a else "-", t.b.dtype if t.b else "-"),
-                     t.delta("mean"), t.delta("std"), ratio, t.delta("min"), t.delta("max")])
+        ratio = t.b.std / t.a.std if t.a and t.b and t.a.std and t.b.std is not None else None
+        rows.append(
+            [
+                t.name,
+                t.change,
+                arrow(shape(t.a), shape(t.b)),
+                arrow(t.a.dtype if t.a else "-", t.b.dtype if t.b else "-"),
+                t.delta("mean"),
+                t.delta("std"),
+                ratio,
+                t.delta("min"),
+                t.delta("max"),
+            ]
+        )
     summary = ", ".join(f"{d.count(c)} {c}" for c in CHANGES if d.count(c))
     footer = [f"{len(d.tensors)} tensors", summary, "", "", "", "", "", "", ""]
     from ..report import finite_json
 
-    return render(f"{d.a.file} → {d.b.file}", ["tensor", "change", "shape", "dtype", "Δmean",
-                  "Δstd", "std B/A", "Δmin", "Δmax"], rows, fmt, finite_json(d.to_json()), footer)
+    return render(
+        f"{d.a.file} → {d.b.file}",
+        ["tensor", "change", "shape", "dtype", "Δmean", "Δstd", "std B/A", "Δmin", "Δmax"],
+        rows,
+        fmt,
+        finite_json(d.to_json()),
+        footer,
+    )

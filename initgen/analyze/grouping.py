@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .moments import Partial
 from .stats import HIST_BINS, TensorStats
 
+T = TypeVar("T")
+
 
 def pattern(name: str) -> str:
-    """>>> pattern("transformer.h.11.mlp.c_fc.weight")
+    """A tensor name with its numeric parts made ``*``: the layer pattern it belongs to.
+
+    >>> pattern("transformer.h.11.mlp.c_fc.weight")
     'transformer.h.*.mlp.c_fc.weight'
     """
     return ".".join("*" if part.isdigit() else part for part in name.split("."))
@@ -30,7 +35,7 @@ class Group:
     members: int
 
 
-def _same(values: list[object]) -> object:
+def _same(values: list[T]) -> T | None:
     return values[0] if all(v == values[0] for v in values) else None
 
 
@@ -44,7 +49,7 @@ def aggregate(pat: str, members: list[TensorStats]) -> Group:
             continue
         acc.merge(Partial(k, t.mean, t.std * t.std * k))
         zeros += (t.zero_fraction or 0.0) * k
-        lo, hi = min(lo, t.min), max(hi, t.max)  # type: ignore[type-var]
+        lo, hi = min(lo, t.min if t.min is not None else lo), max(hi, t.max if t.max is not None else hi)
     n, mean, m2 = acc.n, acc.mean, acc.m2
     hist = None
     if n:
@@ -58,19 +63,34 @@ def aggregate(pat: str, members: list[TensorStats]) -> Group:
                 if not c:
                     continue
                 centre = tlo + (thi - tlo) * (i + 0.5) / len(tc) if thi > tlo else tlo
-                j = HIST_BINS // 2 if width <= 0 else min(int((centre - lo) / width * HIST_BINS), HIST_BINS - 1)
+                j = (
+                    HIST_BINS // 2
+                    if width <= 0
+                    else min(int((centre - lo) / width * HIST_BINS), HIST_BINS - 1)
+                )
                 counts[j] += c
         hist = {"min": lo, "max": hi, "counts": counts}
     shape = _same([t.shape for t in members])
     dtypes = sorted({t.dtype for t in members})
     stats = TensorStats(
-        pat, list(shape) if isinstance(shape, list) else [], "/".join(dtypes),
-        sum(t.count for t in members), sum(t.bytes for t in members),
-        mean if n else None, math.sqrt(m2 / n) if n else None,
-        lo if n else None, hi if n else None, max(abs(lo), abs(hi)) if n else None,
-        zeros / n if n else None, sum(t.nan for t in members), sum(t.inf for t in members), hist,
-        _same([t.scheme for t in members]), _same([t.expected_mean for t in members]),  # type: ignore[arg-type]
-        _same([t.expected_std for t in members]), _same([t.kind for t in members]),  # type: ignore[arg-type]
+        pat,
+        list(shape) if isinstance(shape, list) else [],
+        "/".join(dtypes),
+        sum(t.count for t in members),
+        sum(t.bytes for t in members),
+        mean if n else None,
+        math.sqrt(m2 / n) if n else None,
+        lo if n else None,
+        hi if n else None,
+        max(abs(lo), abs(hi)) if n else None,
+        zeros / n if n else None,
+        sum(t.nan for t in members),
+        sum(t.inf for t in members),
+        hist,
+        _same([t.scheme for t in members]),
+        _same([t.expected_mean for t in members]),
+        _same([t.expected_std for t in members]),
+        _same([t.kind for t in members]),
     )
     return Group(stats, len(members))
 

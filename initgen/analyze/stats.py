@@ -84,11 +84,19 @@ class FileStats:
         return {
             "file": self.file,
             "format": self.format,
-            "initgen": {k[len("initgen."):]: v for k, v in self.metadata.items()
-                        if k.startswith("initgen.") and k not in ("initgen.tensors", "initgen.stream_doc")},
-            "totals": {"tensors": len(self.tensors), "params": self.params, "bytes": self.nbytes,
-                       "dtypes": self.dtypes(), "nan": sum(t.nan for t in self.tensors),
-                       "inf": sum(t.inf for t in self.tensors)},
+            "initgen": {
+                k[len("initgen.") :]: v
+                for k, v in self.metadata.items()
+                if k.startswith("initgen.") and k not in ("initgen.tensors", "initgen.stream_doc")
+            },
+            "totals": {
+                "tensors": len(self.tensors),
+                "params": self.params,
+                "bytes": self.nbytes,
+                "dtypes": self.dtypes(),
+                "nan": sum(t.nan for t in self.tensors),
+                "inf": sum(t.inf for t in self.tensors),
+            },
             "tensors": [asdict(t) for t in self.tensors],
         }
 
@@ -115,8 +123,12 @@ def _batches(tensors: Iterable[TensorInfo]) -> list[list[Item]]:
     return out
 
 
-def scan(wf: WeightFile, tensors: list[TensorInfo], threads: int | None = None,
-         progress: Callable[[int], None] | None = None) -> dict[str, tuple[float, float, Partial]]:
+def scan(
+    wf: WeightFile,
+    tensors: list[TensorInfo],
+    threads: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, tuple[float, float, Partial]]:
     """(min, max, Partial) of each tensor of ``wf``, with ``threads`` workers."""
     batches = _batches(tensors)
 
@@ -168,20 +180,31 @@ class _Serial:
         return map(fn, items)
 
 
-def tensor_stats(info: TensorInfo, lo: float, hi: float, p: Partial,
-                 rec: dict[str, Any] | None = None) -> TensorStats:
+def tensor_stats(
+    info: TensorInfo, lo: float, hi: float, p: Partial, rec: dict[str, Any] | None = None
+) -> TensorStats:
     rec = rec or {}
-    dist = rec.get("dist") if isinstance(rec.get("dist"), dict) else {}
+    dist: dict[str, Any] = rec["dist"] if isinstance(rec.get("dist"), dict) else {}
     has = p.n > 0
     return TensorStats(
-        info.name, list(info.shape), info.dtype, info.numel,
+        info.name,
+        list(info.shape),
+        info.dtype,
+        info.numel,
         info.nbytes,
-        p.mean if has else None, math.sqrt(p.m2 / p.n) if has else None,
-        lo if has else None, hi if has else None, max(abs(lo), abs(hi)) if has else None,
-        p.zeros / p.n if has else None, p.nan, p.posinf + p.neginf,
+        p.mean if has else None,
+        math.sqrt(p.m2 / p.n) if has else None,
+        lo if has else None,
+        hi if has else None,
+        max(abs(lo), abs(hi)) if has else None,
+        p.zeros / p.n if has else None,
+        p.nan,
+        p.posinf + p.neginf,
         {"min": lo, "max": hi, "counts": [int(c) for c in p.hist]} if has else None,
-        rec.get("scheme"), _recorded_number(dist.get("mean")),
-        _recorded_number(dist.get("std"), nonnegative=True), dist.get("kind"),
+        rec.get("scheme"),
+        _recorded_number(dist.get("mean")),
+        _recorded_number(dist.get("std"), nonnegative=True),
+        dist.get("kind"),
     )
 
 
@@ -193,8 +216,13 @@ def _recorded_number(v: Any, nonnegative: bool = False) -> float | None:
     return None if nonnegative and v < 0 else float(v)
 
 
-def read_stats(path: str | Path, *, threads: int | None = None, tensors: Sequence[str] = (),
-               progress: Progress | None = None) -> FileStats:
+def read_stats(
+    path: str | Path,
+    *,
+    threads: int | None = None,
+    tensors: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> FileStats:
     """Statistics of every tensor in a weight file.
 
     Args:
@@ -214,13 +242,14 @@ def read_stats(path: str | Path, *, threads: int | None = None, tensors: Sequenc
     from ..errors import UsageError, suggest
 
     with open_weights(path) as wf:
-        infos = [t for t in wf.tensors
-                 if not tensors or any(fnmatch.fnmatchcase(t.name, g) for g in tensors)]
+        infos = [t for t in wf.tensors if not tensors or any(fnmatch.fnmatchcase(t.name, g) for g in tensors)]
         if tensors and not infos:
             names = [t.name for t in wf.tensors]
             hint = suggest(tensors[0], names)
-            raise UsageError(f"{path}: no tensor matches --tensors {' '.join(map(repr, tensors))}"
-                             + (f"; {hint}" if hint else f" ({len(names)} tensors in the file)"))
+            raise UsageError(
+                f"{path}: no tensor matches --tensors {' '.join(map(repr, tensors))}"
+                + (f"; {hint}" if hint else f" ({len(names)} tensors in the file)")
+            )
         recorded = recorded_plans(wf.metadata)
         add = Counter(sum(i.numel for i in infos), progress).add if progress else None
         found = scan(wf, infos, threads, add)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from .options import emit, format_option
@@ -19,21 +21,42 @@ def schemes(name: str | None, fmt: str) -> None:
     from ..schemes import SCHEMES, get_scheme
 
     chosen = list(SCHEMES.values()) if name is None else [get_scheme(name)]
-    data = [{"name": s.name, "aliases": list(s.aliases), "formula": s.formula,
-             "whole_tensor": s.whole_tensor, "frameworks": s.refs,
-             "params": [p.to_json() for p in s.all_params]} for s in chosen]
+    data: list[dict[str, Any]] = [
+        {
+            "name": s.name,
+            "aliases": list(s.aliases),
+            "formula": s.formula,
+            "whole_tensor": s.whole_tensor,
+            "frameworks": s.refs,
+            "params": [p.to_json() for p in s.all_params],
+        }
+        for s in chosen
+    ]
     if name is not None and fmt != "json":
         s = chosen[0]
         rows = [[p["name"], p["default"], ", ".join(p["choices"]), p["doc"]] for p in data[0]["params"]]
         title = f"{s.name} ({', '.join(s.aliases) or 'no aliases'}): {s.formula}"
-        emit(render(title, ["parameter", "default", "choices", "meaning"], rows, fmt,
-                    {"schemes": data}))
+        emit(render(title, ["parameter", "default", "choices", "meaning"], rows, fmt, {"schemes": data}))
         return
-    rows = [[d["name"], ", ".join(d["aliases"]),
-             ", ".join(f"{p['name']}={p['default']}" for p in d["params"]), d["formula"],
-             d["frameworks"]] for d in data]
-    emit(render("initialization schemes", ["scheme", "aliases", "parameters", "formula",
-                                           "torch / Keras / JAX"], rows, fmt, {"schemes": data}))
+    rows = [
+        [
+            d["name"],
+            ", ".join(d["aliases"]),
+            ", ".join(f"{p['name']}={p['default']}" for p in d["params"]),
+            d["formula"],
+            d["frameworks"],
+        ]
+        for d in data
+    ]
+    emit(
+        render(
+            "initialization schemes",
+            ["scheme", "aliases", "parameters", "formula", "torch / Keras / JAX"],
+            rows,
+            fmt,
+            {"schemes": data},
+        )
+    )
 
 
 @click.command()

@@ -9,30 +9,58 @@ from .progress import progress_bar
 
 SUMMARY_LIMIT = 64  # more tensors than this: the table shows layer patterns unless --all
 
-threads_option = click.option("--threads", type=click.IntRange(min=1),
-                              help="Worker threads (default: all cores).")
+threads_option = click.option(
+    "--threads", type=click.IntRange(min=1), help="Worker threads (default: all cores)."
+)
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar or messages on stderr.")
 
 
 @click.command()
 @click.argument("file", type=click.Path())
 @format_option(("table", "json", "markdown", "csv"))
-@click.option("--tensors", "globs", multiple=True, metavar="GLOB",
-              help="Only tensors whose name matches GLOB (repeatable), e.g. 'h.*.attn.*'.")
-@click.option("--group", is_flag=True,
-              help="Aggregate by layer pattern: numeric name parts become * (h.*.attn.c_attn.weight).")
-@click.option("--all", "show_all", is_flag=True,
-              help=f"List every tensor even when there are more than {SUMMARY_LIMIT}.")
-@click.option("--check", is_flag=True,
-              help="Exit 1 if a tensor has NaN/Inf or departs from its recorded scheme.")
-@click.option("--expect", "rules", multiple=True, metavar="RULE",
-              help="Exit 1 unless matching tensors obey RULE (repeatable): "
-                   "'GLOB:std=0.02±5%,mean=0±0.001'; keys mean std min max absmax zeros nan inf; "
-                   "ops = <= >= < >.")
+@click.option(
+    "--tensors",
+    "globs",
+    multiple=True,
+    metavar="GLOB",
+    help="Only tensors whose name matches GLOB (repeatable), e.g. 'h.*.attn.*'.",
+)
+@click.option(
+    "--group",
+    is_flag=True,
+    help="Aggregate by layer pattern: numeric name parts become * (h.*.attn.c_attn.weight).",
+)
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help=f"List every tensor even when there are more than {SUMMARY_LIMIT}.",
+)
+@click.option(
+    "--check", is_flag=True, help="Exit 1 if a tensor has NaN/Inf or departs from its recorded scheme."
+)
+@click.option(
+    "--expect",
+    "rules",
+    multiple=True,
+    metavar="RULE",
+    help="Exit 1 unless matching tensors obey RULE (repeatable): "
+    "'GLOB:std=0.02±5%,mean=0±0.001'; keys mean std min max absmax zeros nan inf; "
+    "ops = <= >= < >.",
+)
 @threads_option
 @quiet_option
-def stats(file: str, fmt: str, globs: tuple[str, ...], group: bool, show_all: bool, check: bool,
-          rules: tuple[str, ...], threads: int | None, quiet: bool) -> None:
+def stats(
+    file: str,
+    fmt: str,
+    globs: tuple[str, ...],
+    group: bool,
+    show_all: bool,
+    check: bool,
+    rules: tuple[str, ...],
+    threads: int | None,
+    quiet: bool,
+) -> None:
     """Statistics of every tensor in FILE: safetensors (any dtype), a sharded
     checkpoint (its index or directory), or HDF5 (initgen, Keras .weights.h5 / .h5).
 
@@ -55,8 +83,10 @@ def stats(file: str, fmt: str, globs: tuple[str, ...], group: bool, show_all: bo
     if group or (fmt != "json" and not show_all and len(fs.tensors) > SUMMARY_LIMIT):
         groups = group_stats(fs.tensors)
         if not group and not quiet:
-            click.echo(f"{len(fs.tensors)} tensors shown as {len(groups)} layer patterns; "
-                       "--all lists every tensor", err=True)
+            click.echo(
+                f"{len(fs.tensors)} tensors shown as {len(groups)} layer patterns; --all lists every tensor",
+                err=True,
+            )
     checked = check or bool(parsed)
     failures = []
     if check:
@@ -83,8 +113,9 @@ def verify(file: str, threads: int | None, quiet: bool) -> None:
 
     with progress_bar("verify", quiet) as progress:
         v = run_verify(file, threads=threads, progress=progress)
-    click.echo(f"{file}: ok: {v.tensors} tensors, {v.params:,} values regenerated bit for bit "
-               f"(seed {v.seed})")
+    click.echo(
+        f"{file}: ok: {v.tensors} tensors, {v.params:,} values regenerated bit for bit (seed {v.seed})"
+    )
 
 
 @click.command()

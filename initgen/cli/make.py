@@ -12,28 +12,61 @@ from .progress import progress_bar
 
 @click.command()
 @spec_options
-@click.option("-o", "--output", required=True, type=click.Path(),
-              help="Output file: .safetensors, or .h5/.hdf5 for HDF5. With --max-shard-size, "
-                   "a directory (created if missing).")
-@click.option("--format", "fmt", type=click.Choice(["safetensors", "hdf5"]),
-              help="Output format (default: from the extension).")
-@click.option("--max-shard-size", metavar="SIZE",
-              help="Split into safetensors shards of at most SIZE (e.g. 2GB, 500MiB) plus "
-                   "model.safetensors.index.json, as Transformers does.")
-@click.option("--shard", metavar="K/N",
-              help="Make only shard K of N (with --max-shard-size); byte-identical to that "
-                   "shard of a full run, so shards can be made on different machines.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(),
+    help="Output file: .safetensors, or .h5/.hdf5 for HDF5. With --max-shard-size, "
+    "a directory (created if missing).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["safetensors", "hdf5"]),
+    help="Output format (default: from the extension).",
+)
+@click.option(
+    "--max-shard-size",
+    metavar="SIZE",
+    help="Split into safetensors shards of at most SIZE (e.g. 2GB, 500MiB) plus "
+    "model.safetensors.index.json, as Transformers does.",
+)
+@click.option(
+    "--shard",
+    metavar="K/N",
+    help="Make only shard K of N (with --max-shard-size); byte-identical to that "
+    "shard of a full run, so shards can be made on different machines.",
+)
 @click.option("--force", is_flag=True, help="Replace the output if it exists (atomically).")
-@click.option("--threads", type=click.IntRange(min=1), help="Parallel workers (default: all cores); the output does not "
-              "depend on it.")
-@click.option("--direct-io/--no-direct-io", default=True, show_default=True,
-              help="Write safetensors data with O_DIRECT where the file system allows it, "
-                   "bypassing the page cache (faster and steadier for large files; the bytes "
-                   "are the same either way).")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="Parallel workers (default: all cores); the output does not depend on it.",
+)
+@click.option(
+    "--direct-io/--no-direct-io",
+    default=True,
+    show_default=True,
+    help="Write safetensors data with O_DIRECT where the file system allows it, "
+    "bypassing the page cache (faster and steadier for large files; the bytes "
+    "are the same either way).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on stderr.")
-def make(spec: str, sets: tuple[str, ...], seed: int | None, dtype: str | None, output: str,
-         fmt: str | None, max_shard_size: str | None, shard: str | None, force: bool,
-         threads: int | None, direct_io: bool, quiet: bool) -> None:
+def make(
+    spec: str,
+    sets: tuple[str, ...],
+    seed: int | None,
+    dtype: str | None,
+    output: str,
+    fmt: str | None,
+    max_shard_size: str | None,
+    shard: str | None,
+    force: bool,
+    threads: int | None,
+    direct_io: bool,
+    quiet: bool,
+) -> None:
     """Make the weights described by SPEC into a file.
 
     The whole spec and every option are checked before any work; files are
@@ -51,8 +84,9 @@ def make(spec: str, sets: tuple[str, ...], seed: int | None, dtype: str | None, 
     from ..writers.sharding import parse_shard
 
     out = Path(output)
-    shard_bytes = parse_size(max_shard_size, "--max-shard-size", positive=True) \
-        if max_shard_size is not None else None
+    shard_bytes = (
+        parse_size(max_shard_size, "--max-shard-size", positive=True) if max_shard_size is not None else None
+    )
     which = parse_shard(shard) if shard is not None else None
     if shard_bytes is None and which is None:
         output_format(out, fmt)
@@ -60,12 +94,25 @@ def make(spec: str, sets: tuple[str, ...], seed: int | None, dtype: str | None, 
     plan = load_plan(spec, sets, seed, dtype, check=False)
     total = sharded_nbytes(plan, shard_bytes, which)
     with progress_bar(out.name, quiet, data=True) as progress:
-        write(plan, out, fmt=fmt, force=force, threads=threads, max_shard_size=shard_bytes,
-              shard=which, direct_io=direct_io, max_bytes=max_bytes(), progress=progress)
+        write(
+            plan,
+            out,
+            fmt=fmt,
+            force=force,
+            threads=threads,
+            max_shard_size=shard_bytes,
+            shard=which,
+            direct_io=direct_io,
+            max_bytes=max_bytes(),
+            progress=progress,
+        )
     if not quiet:
         what = f"shard {which[0]}/{which[1]} of " if which else ""
-        click.echo(f"wrote {what}{out}: {len(plan.tensors)} tensors, {plan.params:,} params, "
-                   f"{format_bytes(total)} (seed {plan.seed})", err=True)
+        click.echo(
+            f"wrote {what}{out}: {len(plan.tensors)} tensors, {plan.params:,} params, "
+            f"{format_bytes(total)} (seed {plan.seed})",
+            err=True,
+        )
 
 
 COMMANDS = [make]

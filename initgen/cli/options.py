@@ -15,20 +15,39 @@ if TYPE_CHECKING:
 
 def spec_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """SPEC plus --set/--seed/--dtype/--max-bytes: everything that decides a plan."""
-    f = click.option("--dtype", type=click.Choice(WEIGHT_DTYPES),
-                     help="Replace the spec's dtype (layers that set their own keep it).")(f)
+    f = click.option(
+        "--dtype",
+        type=click.Choice(WEIGHT_DTYPES),
+        help="Replace the spec's dtype (layers that set their own keep it).",
+    )(f)
     f = click.option("--seed", type=click.IntRange(min=0), help="Replace the spec's seed.")(f)
-    f = click.option("--max-bytes", metavar="SIZE", expose_value=False, callback=_max_bytes,
-                     help="Refuse a spec that makes more than SIZE of tensors (default 1TB).")(f)
-    f = click.option("--set", "sets", multiple=True, metavar="VAR=VALUE",
-                     help="Replace a var of the spec (repeatable), e.g. --set n_layer=2.")(f)
+    f = click.option(
+        "--max-bytes",
+        metavar="SIZE",
+        expose_value=False,
+        callback=_max_bytes,
+        help="Refuse a spec that makes more than SIZE of tensors (default 1TB).",
+    )(f)
+    f = click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        metavar="VAR=VALUE",
+        help="Replace a var of the spec (repeatable), e.g. --set n_layer=2.",
+    )(f)
     f = click.argument("spec", type=click.Path(dir_okay=False))(f)
     return f
 
 
 def format_option(choices: tuple[str, ...] = ("table", "json", "markdown")) -> Callable[..., Any]:
-    return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0],
-                        show_default=True, help="Output format: table for people, json for programs.")
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help="Output format: table for people, json for programs.",
+    )
 
 
 def max_bytes() -> int:
@@ -39,8 +58,9 @@ def max_bytes() -> int:
     return int(ctx.meta.get("initgen.max_bytes", DEFAULT_MAX_BYTES)) if ctx else DEFAULT_MAX_BYTES
 
 
-def load_plan(spec: str, sets: tuple[str, ...], seed: int | None, dtype: str | None, *,
-              check: bool = True) -> Plan:
+def load_plan(
+    spec: str, sets: tuple[str, ...], seed: int | None, dtype: str | None, *, check: bool = True
+) -> Plan:
     """The plan of SPEC with the command's options; ``check``: run the plan's limits
     here (``make`` leaves them to :func:`initgen.write`, which runs them itself)."""
     from ..plan import build_plan, check_plan

@@ -27,9 +27,17 @@ from .tasks import Added, Place, Sink, Task, make_chunk, work_list
 from .worker import run_worker, wait_all
 
 
-def generate(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int | None = None,
-             progress: Added | None = None, *, ordered: bool = False,
-             processes: bool = False, place: Place | None = None) -> None:
+def generate(
+    tensors: list[TensorPlan],
+    seed: int,
+    sink: Sink,
+    threads: int | None = None,
+    progress: Added | None = None,
+    *,
+    ordered: bool = False,
+    processes: bool = False,
+    place: Place | None = None,
+) -> None:
     """Make every tensor and pass each chunk to ``sink(tensor, start, values)``.
 
     ``ordered=False``: ``sink`` is called from worker threads, in any order, with
@@ -50,8 +58,14 @@ def generate(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int | No
         _generate_unordered(tensors, seed, sink, threads, progress, place)
 
 
-def _generate_unordered(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int,
-                        progress: Added | None, place: Place | None = None) -> None:
+def _generate_unordered(
+    tensors: list[TensorPlan],
+    seed: int,
+    sink: Sink,
+    threads: int,
+    progress: Added | None,
+    place: Place | None = None,
+) -> None:
     work = iter(work_list(tensors))
     lock = threading.Lock()
     stop = threading.Event()
@@ -78,8 +92,10 @@ def _generate_unordered(tensors: list[TensorPlan], seed: int, sink: Sink, thread
         worker()
     else:
         finished = [threading.Event() for _ in range(threads)]
-        pool = [threading.Thread(target=worker, args=(ev,), name=f"initgen-{i}", daemon=True)
-                for i, ev in enumerate(finished)]
+        pool = [
+            threading.Thread(target=worker, args=(ev,), name=f"initgen-{i}", daemon=True)
+            for i, ev in enumerate(finished)
+        ]
         for th in pool:
             th.start()
         try:
@@ -93,8 +109,9 @@ def _generate_unordered(tensors: list[TensorPlan], seed: int, sink: Sink, thread
         raise errors[0]
 
 
-def _generate_ordered(tensors: list[TensorPlan], seed: int, sink: Sink, threads: int,
-                      progress: Added | None) -> None:
+def _generate_ordered(
+    tensors: list[TensorPlan], seed: int, sink: Sink, threads: int, progress: Added | None
+) -> None:
     work = work_list(tensors)  # each tensor's chunks stay in element order
     if threads == 1:
         for t, chunk, count, start in work:

@@ -24,12 +24,22 @@ class Consts:
         if self.is64:
             self.itype: type[np.signedinteger] = np.int64
             self.log_off, self.log_mid, self.mant_mask, self.bias, self.mbits = (
-                0x3FF0000000000000 - 0x3FE6A09E667F3BCD, 0x3FE6A09E667F3BCD, (1 << 52) - 1, 0x3FF, 52)
+                0x3FF0000000000000 - 0x3FE6A09E667F3BCD,
+                0x3FE6A09E667F3BCD,
+                (1 << 52) - 1,
+                0x3FF,
+                52,
+            )
             log_terms, sin_terms = 12, 12
         else:
             self.itype = np.int32
             self.log_off, self.log_mid, self.mant_mask, self.bias, self.mbits = (
-                0x3F800000 - 0x3F3504F3, 0x3F3504F3, (1 << 23) - 1, 0x7F, 23)
+                0x3F800000 - 0x3F3504F3,
+                0x3F3504F3,
+                (1 << 23) - 1,
+                0x7F,
+                23,
+            )
             log_terms, sin_terms = 5, 7
         # ln(m) = 2·atanh(s) = s·(2 + 2s²/3 + 2s⁴/5 + ...), s = (m-1)/(m+1)
         self.log_c = [dt(2.0 / (2 * k + 1)) for k in range(log_terms)]
@@ -79,7 +89,9 @@ class Scratch:
         raw = self.bufs.get(k)
         if raw is None or raw.size < size + PLACE:
             raw = self.bufs[k] = np.empty(max(size, 1 << 18) + PLACE, dtype=np.uint8)
-        shift = (residue - raw.ctypes.data) % PLACE  # NumPy aligns raw to ≥ 16 bytes: a multiple of the itemsize
+        shift = (
+            residue - raw.ctypes.data
+        ) % PLACE  # NumPy aligns raw to ≥ 16 bytes: a multiple of the itemsize
         return raw[shift : shift + size].view(dt)
 
 

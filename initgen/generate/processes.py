@@ -36,8 +36,14 @@ def available() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
-def run(work: list[tuple[Any, int, int, int]], seed: int, sink: Callable[..., None], workers: int,
-        progress: Callable[[int], None] | None, place: Callable[[Any, int], int] | None = None) -> None:
+def run(
+    work: list[tuple[Any, int, int, int]],
+    seed: int,
+    sink: Callable[..., None],
+    workers: int,
+    progress: Callable[[int], None] | None,
+    place: Callable[[Any, int], int] | None = None,
+) -> None:
     """Make every task of ``work`` in ``workers`` forked processes."""
     import multiprocessing
 
@@ -64,14 +70,22 @@ def run(work: list[tuple[Any, int, int, int]], seed: int, sink: Callable[..., No
         statuses = _reap(children)
     if error is not None:
         raise error
-    for pid, status in statuses.items():
+    for status in statuses.values():
         if status:
-            raise OutputError(f"a worker process ended abnormally ({_describe(status)}); "
-                              "no output was written")
+            raise OutputError(
+                f"a worker process ended abnormally ({_describe(status)}); no output was written"
+            )
 
 
-def _child(work: list, seed: int, sink: Callable[..., None], place: Callable[[Any, int], int] | None,
-           counter: Any, lock: Any, w: int) -> None:
+def _child(
+    work: list,
+    seed: int,
+    sink: Callable[..., None],
+    place: Callable[[Any, int], int] | None,
+    counter: Any,
+    lock: Any,
+    w: int,
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
@@ -85,11 +99,11 @@ def _child(work: list, seed: int, sink: Callable[..., None], place: Callable[[An
     try:
         # the worker's writer thread writes and reports each chunk while the next is made
         run_worker(next_task, seed, sink, lambda nbytes: _send(w, b"P", struct.pack("<Q", nbytes)), place)
-    except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
+    except BaseException as e:
         try:
             payload = pickle.dumps(e)
             pickle.loads(payload)
-        except Exception:  # noqa: BLE001
+        except Exception:
             payload = pickle.dumps(RuntimeError(f"{type(e).__name__}: {e}"))
         try:
             _send(w, b"E", payload)
@@ -103,7 +117,7 @@ def _child(work: list, seed: int, sink: Callable[..., None], place: Callable[[An
 def _send(fd: int, kind: bytes, payload: bytes) -> None:
     data = memoryview(kind + struct.pack("<Q", len(payload)) + payload)
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 def _collect(children: dict[int, int], progress: Callable[[int], None] | None) -> BaseException | None:
@@ -122,8 +136,9 @@ def _collect(children: dict[int, int], progress: Callable[[int], None] | None) -
                 # lock, and the others would wait on it forever: stop them all.
                 _, status = os.waitpid(pids[fd], 0)  # its pipe closed: it is exiting
                 if os.WIFSIGNALED(status) and error is None:
-                    error = OutputError(f"a worker process ended abnormally ({_describe(status)}); "
-                                        "no output was written")
+                    error = OutputError(
+                        f"a worker process ended abnormally ({_describe(status)}); no output was written"
+                    )
                     _stop_others(children)
                 continue
             buf = bufs[fd]

@@ -104,7 +104,7 @@ def _normal_pairs(bg: np.random.PCG64, pairs: int, c: Consts, S: Scratch) -> np.
         np.right_shift(ang, _U64(11), out=a)
         t = S.get("nrm_t", 2 * pairs, c.dt)
         np.multiply(a, 2.0**-53, out=t[:pairs], dtype=np.float64, casting="unsafe")
-        low = ang
+        low: np.ndarray = ang
         utype: type = np.uint64
         top = 63
     else:
@@ -127,7 +127,7 @@ def _normal_pairs(bg: np.random.PCG64, pairs: int, c: Consts, S: Scratch) -> np.
     np.subtract(c.dt(1), t[:pairs], out=t[pairs:])  # cos(πx/2) = sin(π(1−x)/2); 1−x is exact
     z = sin_quarter_into(t, c, S).reshape(2, pairs)
     z *= r
-    zi = z.view(utype)
+    zi: np.ndarray = z.view(utype)
     sb = S.get("nrm_sb", pairs, utype)
     np.left_shift(low, utype(top), out=sb)  # bit 0 → sign of z[0]
     zi[0] ^= sb
@@ -208,7 +208,7 @@ CHUNK_SAMPLERS: dict[str, ChunkSampler] = {
     "uniform": _fill_uniform,
     "normal": _fill_normal,
     "truncated_normal": _fill_truncated,
-    "constant": _fill_constant,  # type: ignore[dict-item]
+    "constant": _fill_constant,
 }
 
 # Kinds that need no random bits: the engine skips making a stream for them.
@@ -220,16 +220,18 @@ def work_dtype(out_dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64) if out_dtype == np.float64 else np.dtype(np.float32)
 
 
-def fill_chunk(kind: str, params: Mapping[str, float], seed: int, name: str, chunk: int,
-               out: np.ndarray) -> np.ndarray:
+def fill_chunk(
+    kind: str, params: Mapping[str, float], seed: int, name: str, chunk: int, out: np.ndarray
+) -> np.ndarray:
     """Fill ``out`` (work dtype) with the values of chunk ``chunk`` of a tensor."""
     bg = None if kind in CONSTANT_KINDS else chunk_stream(seed, name, chunk)
     CHUNK_SAMPLERS[kind](bg, out, params)  # type: ignore[arg-type]
     return out
 
 
-def sample_elementwise(kind: str, params: Mapping[str, float], seed: int, name: str,
-                       size: int, dt: np.dtype) -> np.ndarray:
+def sample_elementwise(
+    kind: str, params: Mapping[str, float], seed: int, name: str, size: int, dt: np.dtype
+) -> np.ndarray:
     """A whole element-wise tensor, chunk by chunk (for whole-tensor schemes' input)."""
     out = np.empty(size, dtype=dt)
     for i, s in enumerate(range(0, size, CHUNK)):

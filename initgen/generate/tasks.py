@@ -32,8 +32,14 @@ def tasks(t: TensorPlan) -> Iterator[tuple[int, int]]:
         yield i, min(CHUNK, t.numel - start)
 
 
-def make_chunk(t: TensorPlan, seed: int, chunk: int, count: int,
-               buffers: Scratch | None = None, residue: int | None = None) -> np.ndarray:
+def make_chunk(
+    t: TensorPlan,
+    seed: int,
+    chunk: int,
+    count: int,
+    buffers: Scratch | None = None,
+    residue: int | None = None,
+) -> np.ndarray:
     """Values of one task, flat, in the tensor's output dtype.
 
     With ``buffers`` the result is a view of a reused buffer, valid until the next
@@ -49,8 +55,9 @@ def make_chunk(t: TensorPlan, seed: int, chunk: int, count: int,
     if t.dist.kind not in CHUNK_SAMPLERS:
         raise AssertionError(f"no sampler for {t.dist.kind}")
     same = wdt == out
-    work = (buffers.get("chunk", count, wdt, residue if same else None) if buffers
-            else np.empty(count, dtype=wdt))
+    work = (
+        buffers.get("chunk", count, wdt, residue if same else None) if buffers else np.empty(count, dtype=wdt)
+    )
     fill_chunk(t.dist.kind, t.dist.params, seed, t.name, chunk, work)
     if same:
         return work
@@ -70,7 +77,8 @@ def make_tensor(t: TensorPlan, seed: int) -> np.ndarray:
         A NumPy array of ``t.shape`` in ``t.dtype`` (bfloat16 and float8 as ml_dtypes).
 
     >>> from initgen import build_plan, load_spec
-    >>> plan = build_plan(load_spec("s.yaml", text="initgen: 1\nlayers: [{name: fc, type: dense, in: 4, out: 2}]"))
+    >>> spec = load_spec("s.yaml", text="initgen: 1\\nlayers: [{name: fc, type: dense, in: 4, out: 2}]")
+    >>> plan = build_plan(spec)
     >>> make_tensor(plan.tensors[0], plan.seed).shape
     (2, 4)
     """

@@ -58,12 +58,12 @@ def _rows_cols(shape: tuple[int, ...], last_axis_out: float) -> tuple[int, int]:
     return rows, math.prod(shape) // rows if rows else 0
 
 
-def _orthogonal(p: Mapping[str, float], seed: int, name: str, shape: tuple[int, ...],
-                dt: np.dtype) -> np.ndarray:
+def _orthogonal(
+    p: Mapping[str, float], seed: int, name: str, shape: tuple[int, ...], dt: np.dtype
+) -> np.ndarray:
     last = p.get("last_axis_out", 0.0)
     rows, cols = _rows_cols(shape, last)
-    g = sample_elementwise("normal", {"mean": 0.0, "std": 1.0}, seed, name, rows * cols,
-                           np.dtype(np.float64))
+    g = sample_elementwise("normal", {"mean": 0.0, "std": 1.0}, seed, name, rows * cols, np.dtype(np.float64))
     if last:  # keras: the tensor is [rest, out]; orthogonalise its transpose's rows
         m = g.reshape(cols, rows).T
     else:
@@ -82,8 +82,9 @@ def _orthogonal_rows(m: np.ndarray) -> np.ndarray:
     return orthonormal_columns(m.T).T if rows < cols else orthonormal_columns(m)
 
 
-def _constant_slice(p: Mapping[str, float], seed: int, name: str, shape: tuple[int, ...],
-                    dt: np.dtype) -> np.ndarray:
+def _constant_slice(
+    p: Mapping[str, float], seed: int, name: str, shape: tuple[int, ...], dt: np.dtype
+) -> np.ndarray:
     """``value`` everywhere but ``inside`` on flat indices [start, stop): an LSTM's
     forget-gate bias of 1."""
     out = np.full(math.prod(shape), p["value"], dtype=dt)
@@ -91,16 +92,16 @@ def _constant_slice(p: Mapping[str, float], seed: int, name: str, shape: tuple[i
     return out.reshape(shape)
 
 
-def _identity(p: Mapping[str, float], seed: int, name: str, shape: tuple[int, ...],
-              dt: np.dtype) -> np.ndarray:
+def _identity(
+    p: Mapping[str, float], seed: int, name: str, shape: tuple[int, ...], dt: np.dtype
+) -> np.ndarray:
     out = np.zeros(shape, dtype=dt)
     k = np.arange(min(shape))
     out[k, k] = p["gain"]
     return out
 
 
-def _dirac(p: Mapping[str, float], seed: int, name: str, shape: tuple[int, ...],
-           dt: np.dtype) -> np.ndarray:
+def _dirac(p: Mapping[str, float], seed: int, name: str, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
     """torch's ``dirac_(groups)``: w[g·(out/groups) + d, d, centre] = gain."""
     last = p.get("last_axis_out", 0.0)
     groups = int(p["groups"])
@@ -111,12 +112,12 @@ def _dirac(p: Mapping[str, float], seed: int, name: str, shape: tuple[int, ...],
     d = np.arange(min(per_group, view.shape[1]))
     centre = tuple(s // 2 for s in view.shape[2:])
     for g in range(groups):
-        view[(g * per_group + d, d, *centre)] = p["gain"]
+        at = (g * per_group + d, d, *centre)
+        view[at] = p["gain"]
     return out
 
 
-def _sparse(p: Mapping[str, float], seed: int, name: str, shape: tuple[int, ...],
-            dt: np.dtype) -> np.ndarray:
+def _sparse(p: Mapping[str, float], seed: int, name: str, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
     """torch's ``sparse_``: N(0, std²), then ``zeros`` entries of each column set to 0.
 
     The rows zeroed in column j are the first ``zeros`` of a stable argsort of
@@ -125,8 +126,9 @@ def _sparse(p: Mapping[str, float], seed: int, name: str, shape: tuple[int, ...]
     """
     last = p.get("last_axis_out", 0.0)
     rows, cols = _rows_cols(shape, last)
-    values = sample_elementwise("normal", {"mean": 0.0, "std": p["std"]}, seed, name,
-                                rows * cols, dt).reshape(shape)
+    values = sample_elementwise(
+        "normal", {"mean": 0.0, "std": p["std"]}, seed, name, rows * cols, dt
+    ).reshape(shape)
     view = values.T if last else values  # [rows, cols] in torch's orientation
     zeros = int(p["zeros"])
     if zeros == 0 or rows == 0:

@@ -98,7 +98,7 @@ class WriteBehind:
                     self.sink(t, start, values)
                     if self.done:
                         self.done(values.nbytes)
-                except BaseException as e:  # noqa: BLE001 - raised in the worker by _raise
+                except BaseException as e:
                     self.error = e
             del item, values  # a whole tensor must not stay alive while the next is awaited
             self.free.put(buffers)
@@ -106,8 +106,11 @@ class WriteBehind:
         self.todo.task_done()
 
 
-def wait_all(finished: list[threading.Event], before: Callable[[], None] | None = None,
-             meanwhile: Callable[[], None] | None = None) -> None:
+def wait_all(
+    finished: list[threading.Event],
+    before: Callable[[], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
+) -> None:
     """Wait until every event is set (each thread sets its own as it ends), whatever is
     raised meanwhile (Ctrl-C, a SIGTERM's exception): the first such exception is
     raised once they are, so no thread touches the output after the caller cleans up.
@@ -126,7 +129,7 @@ def wait_all(finished: list[threading.Event], before: Callable[[], None] | None 
                 while not ev.wait(0.2):
                     pass
             break
-        except BaseException as e:  # noqa: BLE001 - re-raised below
+        except BaseException as e:
             pending = pending or e
             if meanwhile:
                 meanwhile()
@@ -134,8 +137,13 @@ def wait_all(finished: list[threading.Event], before: Callable[[], None] | None 
         raise pending
 
 
-def run_worker(next_task: Callable[[], Task | None], seed: int, sink: Sink,
-               done: Added | None = None, place: Place | None = None) -> None:
+def run_worker(
+    next_task: Callable[[], Task | None],
+    seed: int,
+    sink: Sink,
+    done: Added | None = None,
+    place: Place | None = None,
+) -> None:
     """One worker's loop: make each task ``next_task()`` gives until None, while a
     writer thread of its own passes the previous chunks to ``sink`` (then ``done``)."""
     writer = WriteBehind(sink, done)

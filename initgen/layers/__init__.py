@@ -8,22 +8,34 @@ function from the checked keys to :class:`TensorDecl` s) and a test row.
 from __future__ import annotations
 
 from .base import (
-                   BOOL,
-                   CHOICE,
-                   DIM,
-                   DIMS,
-                   INTS,
-                   NUMBER,
-                   LayerType,
-                   LayerValueError,
-                   TensorDecl,
-                   bias_decls,
-                   weight_key,
+    BOOL,
+    CHOICE,
+    DIM,
+    DIMS,
+    INTS,
+    NUMBER,
+    LayerType,
+    LayerValueError,
+    TensorDecl,
+    bias_decls,
+    weight_key,
 )
 from .basic import BASIC_TYPES, TENSOR_TYPE
 from .sequence import SEQ_TYPES
 
-__all__ = ["BOOL", "CHOICE", "DIM", "DIMS", "INTS", "LAYER_TYPES", "NUMBER", "LayerType",
-           "LayerValueError", "TensorDecl", "bias_decls", "weight_key"]
+__all__ = [
+    "BOOL",
+    "CHOICE",
+    "DIM",
+    "DIMS",
+    "INTS",
+    "LAYER_TYPES",
+    "NUMBER",
+    "LayerType",
+    "LayerValueError",
+    "TensorDecl",
+    "bias_decls",
+    "weight_key",
+]
 
 LAYER_TYPES: dict[str, LayerType] = {t.name: t for t in (*BASIC_TYPES, *SEQ_TYPES, TENSOR_TYPE)}

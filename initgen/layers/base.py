@@ -61,8 +61,9 @@ class LayerType:
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # CHOICE keys' words
 
 
-def bias_decls(a: Mapping[str, Any], size: int, key: str = "bias",
-               fans: Fans | None = None) -> list[TensorDecl]:
+def bias_decls(
+    a: Mapping[str, Any], size: int, key: str = "bias", fans: Fans | None = None
+) -> list[TensorDecl]:
     """A bias of ``size`` if the layer has one. It carries its weight's ``fans`` so
     that fan-based schemes (torch_default: U(±1/√fan_in)) see the weight's fan_in,
     as torch does."""

@@ -72,11 +72,15 @@ def _batchnorm(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
     torch = layout == "torch"
     out: list[TensorDecl] = []
     if a["affine"]:
-        out += [TensorDecl("weight" if torch else "gamma", c, "norm"),
-                TensorDecl("bias" if torch else "beta", c, "bias")]
+        out += [
+            TensorDecl("weight" if torch else "gamma", c, "norm"),
+            TensorDecl("bias" if torch else "beta", c, "bias"),
+        ]
     if a["running_stats"]:
-        out += [TensorDecl("running_mean" if torch else "moving_mean", c, "fixed", default="zeros"),
-                TensorDecl("running_var" if torch else "moving_variance", c, "fixed", default="ones")]
+        out += [
+            TensorDecl("running_mean" if torch else "moving_mean", c, "fixed", default="zeros"),
+            TensorDecl("running_var" if torch else "moving_variance", c, "fixed", default="ones"),
+        ]
         if torch:
             out.append(TensorDecl("num_batches_tracked", (), "fixed", default="zeros", dtype="int64"))
     return out
@@ -115,8 +119,7 @@ def _conv(n: int, transposed: bool) -> Callable[[Mapping[str, Any], str], list[T
         else:
             shape = (a["out"], a["in"] // g, *k) if layout == "torch" else (*k, a["in"] // g, a["out"])
             fans = conv_fans(a["in"], a["out"], k, g)
-        return [TensorDecl(weight_key(layout), shape, fans=fans),
-                *bias_decls(a, a["out"], fans=fans)]
+        return [TensorDecl(weight_key(layout), shape, fans=fans), *bias_decls(a, a["out"], fans=fans)]
 
     return make
 
@@ -134,10 +137,16 @@ def _tensor(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
         for key in ("in_axis", "out_axis"):
             ax = a[key]
             if ax is not None and (not float(ax).is_integer() or not -rank <= ax < rank):
-                raise LayerValueError(key, f"must be a whole number within the tensor's rank "
-                                           f"{rank} (-{rank}..{rank - 1}), got {ax!r}")
-        fans = compute_fans(shape, -2 if a["in_axis"] is None else int(a["in_axis"]),
-                            -1 if a["out_axis"] is None else int(a["out_axis"]))
+                raise LayerValueError(
+                    key,
+                    f"must be a whole number within the tensor's rank "
+                    f"{rank} (-{rank}..{rank - 1}), got {ax!r}",
+                )
+        fans = compute_fans(
+            shape,
+            -2 if a["in_axis"] is None else int(a["in_axis"]),
+            -1 if a["out_axis"] is None else int(a["out_axis"]),
+        )
     return [TensorDecl("", shape, fans=fans, full_name=True)]
 
 
@@ -145,33 +154,59 @@ def _conv_row(n: int, transposed: bool) -> LayerType:
     keys = {"in": DIM, "out": DIM, "kernel": DIMS, "groups": DIM, "bias": BOOL}
     defaults: dict[str, Any] = {"groups": 1, "bias": True}
     if transposed:
-        return LayerType(f"conv_transpose{n}d", f"{n}-d transposed convolution: weight "
-                         "[in, out/groups, *k] (torch) / kernel [*k, out/groups, in] (keras); "
-                         "fan_convention: initgen (connectivity) or torch (swapped fans)",
-                         {**keys, "fan_convention": CHOICE}, {**defaults, "fan_convention": "initgen"},
-                         _conv(n, True), choices={"fan_convention": FAN_CONVENTIONS})
-    return LayerType(f"conv{n}d", f"{n}-d convolution: weight [out, in/groups, *k] (torch) / "
-                     "kernel [*k, in/groups, out] (keras); kernel is a size or a list",
-                     keys, defaults, _conv(n, False))
+        return LayerType(
+            f"conv_transpose{n}d",
+            f"{n}-d transposed convolution: weight "
+            "[in, out/groups, *k] (torch) / kernel [*k, out/groups, in] (keras); "
+            "fan_convention: initgen (connectivity) or torch (swapped fans)",
+            {**keys, "fan_convention": CHOICE},
+            {**defaults, "fan_convention": "initgen"},
+            _conv(n, True),
+            choices={"fan_convention": FAN_CONVENTIONS},
+        )
+    return LayerType(
+        f"conv{n}d",
+        f"{n}-d convolution: weight [out, in/groups, *k] (torch) / "
+        "kernel [*k, in/groups, out] (keras); kernel is a size or a list",
+        keys,
+        defaults,
+        _conv(n, False),
+    )
 
 
 BASIC_TYPES: list[LayerType] = [
-    LayerType("dense", "fully connected: weight [out, in] (torch) / kernel [in, out]",
-              {"in": DIM, "out": DIM, "bias": BOOL}, {"bias": True}, _dense),
+    LayerType(
+        "dense",
+        "fully connected: weight [out, in] (torch) / kernel [in, out]",
+        {"in": DIM, "out": DIM, "bias": BOOL},
+        {"bias": True},
+        _dense,
+    ),
     *(_conv_row(n, t) for t in (False, True) for n in (1, 2, 3)),
-    LayerType("embedding", "lookup table: weight [num, dim]; torch's default N(0, 1)",
-              {"num": DIM, "dim": DIM}, {}, _embedding,
-              default_init={"scheme": "normal", "std": 1.0}),
-    LayerType("layernorm", "layer norm: weight 1, bias 0",
-              {"dim": DIMS, "bias": BOOL}, {"bias": True}, _layernorm),
+    LayerType(
+        "embedding",
+        "lookup table: weight [num, dim]; torch's default N(0, 1)",
+        {"num": DIM, "dim": DIM},
+        {},
+        _embedding,
+        default_init={"scheme": "normal", "std": 1.0},
+    ),
+    LayerType(
+        "layernorm", "layer norm: weight 1, bias 0", {"dim": DIMS, "bias": BOOL}, {"bias": True}, _layernorm
+    ),
     LayerType("rmsnorm", "RMS norm: weight 1", {"dim": DIMS}, {}, _rmsnorm),
-    LayerType("batchnorm", "batch norm: weight 1, bias 0, running_mean 0, running_var 1, "
-              "num_batches_tracked 0 (int64, torch)",
-              {"dim": DIM, "affine": BOOL, "running_stats": BOOL},
-              {"affine": True, "running_stats": True}, _batchnorm),
+    LayerType(
+        "batchnorm",
+        "batch norm: weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked 0 (int64, torch)",
+        {"dim": DIM, "affine": BOOL, "running_stats": BOOL},
+        {"affine": True, "running_stats": True},
+        _batchnorm,
+    ),
 ]
 TENSOR_TYPE = LayerType(
-    "tensor", "any tensor: shape, with fan_in/fan_out or in_axis/out_axis",
-          {"shape": INTS, "fan_in": NUMBER, "fan_out": NUMBER, "in_axis": NUMBER,
-           "out_axis": NUMBER},
-          {"fan_in": None, "fan_out": None, "in_axis": None, "out_axis": None}, _tensor)
+    "tensor",
+    "any tensor: shape, with fan_in/fan_out or in_axis/out_axis",
+    {"shape": INTS, "fan_in": NUMBER, "fan_out": NUMBER, "in_axis": NUMBER, "out_axis": NUMBER},
+    {"fan_in": None, "fan_out": None, "in_axis": None, "out_axis": None},
+    _tensor,
+)

@@ -6,8 +6,9 @@ gate orders (LSTM i, f, g, o; GRU r, z, n). Input weights default to Glorot unif
 over the whole matrix (Keras' ``kernel`` default), recurrent weights to orthogonal
 per gate block (each [hidden, hidden] block is its own orthogonal matrix), biases to
 zeros; ``per_gate: false`` makes an orthogonal recurrent weight one matrix instead
-(Keras' ``recurrent_initializer="orthogonal"``). ``unit_forget_bias`` sets the LSTM forget-gate slice of ``bias_ih`` to 1, so
-the gate's total bias is 1 as in Keras (``bias_hh`` stays 0).
+(Keras' ``recurrent_initializer="orthogonal"``). ``unit_forget_bias`` sets the LSTM
+forget-gate slice of ``bias_ih`` to 1, so the gate's total bias is 1 as in Keras
+(``bias_hh`` stays 0).
 
 Attention projections are kept as separate tensors (``q_proj``, ``k_proj``,
 ``v_proj``, ``o_proj``) or fused (``qkv_proj`` stacks q, k and v along the output
@@ -46,8 +47,12 @@ def forget_bias_dist(hidden: int, gates: int) -> Dist:
     n = gates * hidden
     mean = hidden / n
     std = math.sqrt(mean * (1 - mean))  # a vector of 0s and 1s with a fraction `mean` of 1s
-    return Dist("constant_slice", {"value": 0.0, "inside": 1.0, "start": FORGET_GATE * hidden,
-                                   "stop": (FORGET_GATE + 1) * hidden}, mean, std)
+    return Dist(
+        "constant_slice",
+        {"value": 0.0, "inside": 1.0, "start": FORGET_GATE * hidden, "stop": (FORGET_GATE + 1) * hidden},
+        mean,
+        std,
+    )
 
 
 def _recurrent(kind: str) -> Callable[[Mapping[str, Any], str], list[TensorDecl]]:
@@ -68,18 +73,26 @@ def _recurrent(kind: str) -> Callable[[Mapping[str, Any], str], list[TensorDecl]
             for d in dirs:
                 if layout == "torch":
                     sfx = f"_l{k}{d}"
-                    out += [TensorDecl(f"weight_ih{sfx}", (rows, size_in)),
-                            TensorDecl(f"weight_hh{sfx}", (rows, h), "recurrent",
-                                       default="orthogonal", blocks=blocks)]
+                    out += [
+                        TensorDecl(f"weight_ih{sfx}", (rows, size_in)),
+                        TensorDecl(
+                            f"weight_hh{sfx}", (rows, h), "recurrent", default="orthogonal", blocks=blocks
+                        ),
+                    ]
                     if a["bias"]:
-                        out += [TensorDecl(f"bias_ih{sfx}", (rows,), "bias", bias_fans, preset=preset),
-                                TensorDecl(f"bias_hh{sfx}", (rows,), "bias", bias_fans)]
+                        out += [
+                            TensorDecl(f"bias_ih{sfx}", (rows,), "bias", bias_fans, preset=preset),
+                            TensorDecl(f"bias_hh{sfx}", (rows,), "bias", bias_fans),
+                        ]
                     continue
                 # Keras: kernel [in, G·h], recurrent_kernel [h, G·h], one bias (GRU: [2, 3h]).
                 cell = "" if a["layers"] == 1 and not a["bidirectional"] else f"l{k}{d}."
-                out += [TensorDecl(f"{cell}kernel", (size_in, rows)),
-                        TensorDecl(f"{cell}recurrent_kernel", (h, rows), "recurrent",
-                                   default="orthogonal", blocks=blocks)]
+                out += [
+                    TensorDecl(f"{cell}kernel", (size_in, rows)),
+                    TensorDecl(
+                        f"{cell}recurrent_kernel", (h, rows), "recurrent", default="orthogonal", blocks=blocks
+                    ),
+                ]
                 if a["bias"]:
                     shape = (2, rows) if kind == "gru" else (rows,)
                     out.append(TensorDecl(f"{cell}bias", shape, "bias", bias_fans, preset=preset))
@@ -96,8 +109,9 @@ def _heads(a: Mapping[str, Any]) -> tuple[int, int, int]:
     hd = a["head_dim"]
     if hd is None:
         if a["dim"] % heads:
-            raise LayerValueError("heads", f"dim={a['dim']} is not a multiple of heads={heads}; "
-                                           "give head_dim")
+            raise LayerValueError(
+                "heads", f"dim={a['dim']} is not a multiple of heads={heads}; give head_dim"
+            )
         hd = a["dim"] // heads
     return heads, kv, hd
 
@@ -107,41 +121,65 @@ def _attention(a: Mapping[str, Any], layout: str) -> list[TensorDecl]:
     dim, w = a["dim"], weight_key(layout)
     q, k = Fans(dim, heads * hd), Fans(dim, kv * hd)
 
-    def proj(name: str, n_in: int, n_out: int, fans: Fans, bias: bool,
-             block_fans: tuple[Fans, ...] = ()) -> list[TensorDecl]:
+    def proj(
+        name: str, n_in: int, n_out: int, fans: Fans, bias: bool, block_fans: tuple[Fans, ...] = ()
+    ) -> list[TensorDecl]:
         shape = (n_out, n_in) if layout == "torch" else (n_in, n_out)
         # equal projections: an orthogonal init is made per projection, like the gates
         blocks = len(block_fans) if block_fans and kv == heads else 1
-        return [TensorDecl(f"{name}.{w}", shape, fans=fans, block_fans=block_fans, blocks=blocks),
-                *bias_decls({"bias": bias}, n_out, f"{name}.bias", fans)]
+        return [
+            TensorDecl(f"{name}.{w}", shape, fans=fans, block_fans=block_fans, blocks=blocks),
+            *bias_decls({"bias": bias}, n_out, f"{name}.bias", fans),
+        ]
 
     out_bias = a["bias"] if a["out_bias"] is None else a["out_bias"]
     if a["qkv"]:
         decls = proj("qkv_proj", dim, (heads + 2 * kv) * hd, q, a["bias"], (q, k, k))
     else:
-        decls = [*proj("q_proj", dim, heads * hd, q, a["bias"]),
-                 *proj("k_proj", dim, kv * hd, k, a["bias"]),
-                 *proj("v_proj", dim, kv * hd, k, a["bias"])]
+        decls = [
+            *proj("q_proj", dim, heads * hd, q, a["bias"]),
+            *proj("k_proj", dim, kv * hd, k, a["bias"]),
+            *proj("v_proj", dim, kv * hd, k, a["bias"]),
+        ]
     return [*decls, *proj("o_proj", heads * hd, dim, Fans(heads * hd, dim), out_bias)]
 
 
-_RNN_KEYS = {"in": DIM, "hidden": DIM, "layers": DIM, "bias": BOOL, "bidirectional": BOOL,
-             "per_gate": BOOL}
+_RNN_KEYS = {"in": DIM, "hidden": DIM, "layers": DIM, "bias": BOOL, "bidirectional": BOOL, "per_gate": BOOL}
 _RNN_DEFAULTS = {"layers": 1, "bias": True, "bidirectional": False, "per_gate": True}
 
 SEQ_TYPES = [
-    LayerType("lstm", "LSTM (torch names weight_ih_l{k}...; gates i, f, g, o); "
-              "unit_forget_bias sets the forget-gate bias to 1",
-              {**_RNN_KEYS, "unit_forget_bias": BOOL}, {**_RNN_DEFAULTS, "unit_forget_bias": False},
-              _recurrent("lstm")),
-    LayerType("gru", "GRU (torch names weight_ih_l{k}...; gates r, z, n)",
-              _RNN_KEYS, _RNN_DEFAULTS, _recurrent("gru")),
-    LayerType("rnn", "Elman RNN (torch names weight_ih_l{k}...)",
-              _RNN_KEYS, _RNN_DEFAULTS, _recurrent("rnn")),
-    LayerType("attention", "multi-head attention: q_proj/k_proj/v_proj/o_proj, or fused "
-              "qkv_proj + o_proj (qkv: true); kv_heads < heads for GQA/MQA; fans per projection",
-              {"dim": DIM, "heads": DIM, "kv_heads": DIM, "head_dim": DIM, "qkv": BOOL,
-               "bias": BOOL, "out_bias": BOOL},
-              {"kv_heads": None, "head_dim": None, "qkv": False, "bias": True, "out_bias": None},
-              _attention),
+    LayerType(
+        "lstm",
+        "LSTM (torch names weight_ih_l{k}...; gates i, f, g, o); "
+        "unit_forget_bias sets the forget-gate bias to 1",
+        {**_RNN_KEYS, "unit_forget_bias": BOOL},
+        {**_RNN_DEFAULTS, "unit_forget_bias": False},
+        _recurrent("lstm"),
+    ),
+    LayerType(
+        "gru",
+        "GRU (torch names weight_ih_l{k}...; gates r, z, n)",
+        _RNN_KEYS,
+        _RNN_DEFAULTS,
+        _recurrent("gru"),
+    ),
+    LayerType(
+        "rnn", "Elman RNN (torch names weight_ih_l{k}...)", _RNN_KEYS, _RNN_DEFAULTS, _recurrent("rnn")
+    ),
+    LayerType(
+        "attention",
+        "multi-head attention: q_proj/k_proj/v_proj/o_proj, or fused "
+        "qkv_proj + o_proj (qkv: true); kv_heads < heads for GQA/MQA; fans per projection",
+        {
+            "dim": DIM,
+            "heads": DIM,
+            "kv_heads": DIM,
+            "head_dim": DIM,
+            "qkv": BOOL,
+            "bias": BOOL,
+            "out_bias": BOOL,
+        },
+        {"kv_heads": None, "head_dim": None, "qkv": False, "bias": True, "out_bias": None},
+        _attention,
+    ),
 ]

@@ -7,5 +7,13 @@ from .build import build_plan, tensor_name
 from .limits import DEFAULT_MAX_BYTES, MAX_WHOLE_VALUES, check_plan, name_problem
 from .tensors import Plan, TensorPlan
 
-__all__ = ["DEFAULT_MAX_BYTES", "MAX_WHOLE_VALUES", "Plan", "TensorPlan", "build_plan", "check_plan",
-           "name_problem", "tensor_name"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MAX_WHOLE_VALUES",
+    "Plan",
+    "TensorPlan",
+    "build_plan",
+    "check_plan",
+    "name_problem",
+    "tensor_name",
+]

@@ -44,9 +44,11 @@ def _init_for(layer: LayerSpec, decl: TensorDecl, spec: Spec) -> tuple[Any, Path
     if layer.activation is not None:
         act = layer.activation
         if act not in spec.rules:
-            raise spec.pos.error((*layer.path, "activation"),
-                                 f"unknown activation '{act}'; known: {one_of(spec.rules)} "
-                                 "(or add it to `rules:`)", hint=suggest(act, spec.rules))
+            raise spec.pos.error(
+                (*layer.path, "activation"),
+                f"unknown activation '{act}'; known: {one_of(spec.rules)} (or add it to `rules:`)",
+                hint=suggest(act, spec.rules),
+            )
         rule_path = ("rules", act)
         return spec.rules[act], rule_path if rule_path in spec.pos.lines else (*layer.path, "activation")
     return LAYER_TYPES[layer.type].default_init, (*layer.path, "type")
@@ -60,16 +62,20 @@ def _check_tensor_keys(layer: LayerSpec, decls: list[TensorDecl], spec: Spec) ->
         allowed = list(dict.fromkeys([*keys, *(d.role for d in decls)]))
         for k in init:
             if k not in allowed:
-                raise spec.pos.error((*layer.path, "init", k),
-                                     f"this {layer.type} layer has no tensor or role '{k}'; "
-                                     f"allowed: {one_of(allowed)}", hint=suggest(k, allowed))
+                raise spec.pos.error(
+                    (*layer.path, "init", k),
+                    f"this {layer.type} layer has no tensor or role '{k}'; allowed: {one_of(allowed)}",
+                    hint=suggest(k, allowed),
+                )
     modules = [*keys, *dict.fromkeys(k.partition(".")[0] for k in keys if "." in k)]
     for k in layer.names:
         if k not in modules:
-            raise spec.pos.error((*layer.path, "names", k),
-                                 f"this {layer.type} layer has no tensor '{k}' to rename; "
-                                 f"its tensors: {one_of(modules) or 'one, named by the layer'}",
-                                 hint=suggest(k, modules))
+            raise spec.pos.error(
+                (*layer.path, "names", k),
+                f"this {layer.type} layer has no tensor '{k}' to rename; "
+                f"its tensors: {one_of(modules) or 'one, named by the layer'}",
+                hint=suggest(k, modules),
+            )
 
 
 def tensor_name(layer: LayerSpec, decl: TensorDecl) -> str:
@@ -91,8 +97,7 @@ def _scheme_args(init: Any, path: Path, spec: Spec) -> tuple[str, dict[str, Any]
         return init, {}
     if isinstance(init, dict):
         if "scheme" not in init:
-            raise spec.pos.error(path, "an init mapping needs 'scheme' (or tensor keys such as "
-                                 "weight/bias)")
+            raise spec.pos.error(path, "an init mapping needs 'scheme' (or tensor keys such as weight/bias)")
         return init["scheme"], {k: v for k, v in init.items() if k != "scheme"}
     raise spec.pos.error(path, f"init must be a scheme name or a mapping, got {init!r}")
 
@@ -101,8 +106,7 @@ def _fans(d: TensorDecl, layout: str) -> Fans:
     return d.fans if d.fans is not None else layout_fans(d.shape, layout)
 
 
-def _resolve(layer: LayerSpec, d: TensorDecl,
-             spec: Spec) -> tuple[str, dict[str, Any], Dist, Fans]:
+def _resolve(layer: LayerSpec, d: TensorDecl, spec: Spec) -> tuple[str, dict[str, Any], Dist, Fans]:
     """The scheme name, its arguments and the distribution of one tensor."""
     init, path = _init_for(layer, d, spec)
     fans = _fans(d, layer.layout)
@@ -128,25 +132,40 @@ def _resolve(layer: LayerSpec, d: TensorDecl,
 
     dist = base = dist_for(fans, d.shape)
     if d.dtype is not None and DTYPES[d.dtype].integer and dist.kind != "constant":
-        raise spec.pos.error(path, f"'{d.key}' is an integer {d.dtype} buffer; only zeros, "
-                             f"ones or constant apply to it, not {scheme.name}")
-    if d.dtype is not None and DTYPES[d.dtype].integer and not (
-            float(dist.mean).is_integer() and abs(dist.mean) <= 2**24):
+        raise spec.pos.error(
+            path,
+            f"'{d.key}' is an integer {d.dtype} buffer; only zeros, "
+            f"ones or constant apply to it, not {scheme.name}",
+        )
+    if (
+        d.dtype is not None
+        and DTYPES[d.dtype].integer
+        and not (float(dist.mean).is_integer() and abs(dist.mean) <= 2**24)
+    ):
         # integer buffers are filled through float32 (exact for whole numbers up to 2^24)
-        raise spec.pos.error(path, f"'{d.key}' is an integer {d.dtype} buffer; its value must be "
-                             f"a whole number of at most 2^24 in size, not {dist.mean:g}")
+        raise spec.pos.error(
+            path,
+            f"'{d.key}' is an integer {d.dtype} buffer; its value must be "
+            f"a whole number of at most 2^24 in size, not {dist.mean:g}",
+        )
     if d.blocks > 1 and dist.kind == "orthogonal":
         dist = _blocked(dist, d, layer.layout)
     elif d.block_fans and scheme.whole_tensor:
-        raise spec.pos.error(path, f"{scheme.name} cannot be made per projection on '{d.key}', "
-                             "whose projections differ in size (kv_heads < heads); use separate "
-                             "projections (qkv: false)")
+        raise spec.pos.error(
+            path,
+            f"{scheme.name} cannot be made per projection on '{d.key}', "
+            "whose projections differ in size (kv_heads < heads); use separate "
+            "projections (qkv: false)",
+        )
     for f in d.block_fans:
         if dist_for(f, d.shape) != base:
-            raise spec.pos.error(path, f"{scheme.name} gives the fused projections of "
-                                 f"'{d.key}' different distributions (fans {fans.fan_in:g}/"
-                                 f"{fans.fan_out:g} vs {f.fan_in:g}/{f.fan_out:g}); use separate "
-                                 "projections (qkv: false) or a scheme that depends on fan_in only")
+            raise spec.pos.error(
+                path,
+                f"{scheme.name} gives the fused projections of "
+                f"'{d.key}' different distributions (fans {fans.fan_in:g}/"
+                f"{fans.fan_out:g} vs {f.fan_in:g}/{f.fan_out:g}); use separate "
+                "projections (qkv: false) or a scheme that depends on fan_in only",
+            )
     return scheme.name, args, dist, fans
 
 
@@ -170,8 +189,19 @@ def plan_layer(layer: LayerSpec, spec: Spec) -> list[TensorPlan]:
     out = []
     for d in decls:
         scheme, args, dist, fans = _resolve(layer, d, spec)
-        out.append(TensorPlan(tensor_name(layer, d), d.shape, d.dtype or layer.dtype, scheme,
-                              args, dist, fans.fan_in, fans.fan_out, layer.name))
+        out.append(
+            TensorPlan(
+                tensor_name(layer, d),
+                d.shape,
+                d.dtype or layer.dtype,
+                scheme,
+                args,
+                dist,
+                fans.fan_in,
+                fans.fan_out,
+                layer.name,
+            )
+        )
     return out
 
 
@@ -190,7 +220,7 @@ def build_plan(spec: Spec, seed: int | None = None) -> Plan:
             name made twice, keys that name no tensor of their layer.
 
     >>> from initgen import load_spec
-    >>> spec = load_spec("s.yaml", text="initgen: 1\nlayers: [{name: fc, type: dense, in: 4, out: 2}]")
+    >>> spec = load_spec("s.yaml", text="initgen: 1\\nlayers: [{name: fc, type: dense, in: 4, out: 2}]")
     >>> [(t.name, t.shape, t.scheme) for t in build_plan(spec).tensors]
     [('fc.weight', (2, 4), 'glorot_uniform'), ('fc.bias', (2,), 'zeros')]
     """
@@ -200,8 +230,9 @@ def build_plan(spec: Spec, seed: int | None = None) -> Plan:
         for t in plan_layer(layer, spec):
             if t.name in seen:
                 first = spec.pos.line(seen[t.name].path)
-                raise spec.pos.error(layer.path, f"duplicate tensor name '{t.name}' "
-                                     f"(first made by the layer at line {first})")
+                raise spec.pos.error(
+                    layer.path, f"duplicate tensor name '{t.name}' (first made by the layer at line {first})"
+                )
             seen[t.name] = layer
             tensors.append(t)
     return Plan(spec.name, spec.seed if seed is None else seed, tensors, spec)

@@ -56,26 +56,38 @@ def check_plan(plan: Plan, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         numbers = [t.dist.mean, t.dist.std, *t.dist.params.values()]
         bad = [v for v in numbers if isinstance(v, float) and not math.isfinite(v)]
         if bad:  # e.g. he_normal with fan_in 5e-324, or uniform over ±1e308
-            raise error(t.layer, f"tensor '{t.name}': the scheme {t.scheme} gives a distribution that "
-                        f"is not finite (mean {t.dist.mean:g}, std {t.dist.std:g}, fans {t.fan_in:g}/"
-                        f"{t.fan_out:g}); check the init parameters and fans")
+            raise error(
+                t.layer,
+                f"tensor '{t.name}': the scheme {t.scheme} gives a distribution that "
+                f"is not finite (mean {t.dist.mean:g}, std {t.dist.std:g}, fans {t.fan_in:g}/"
+                f"{t.fan_out:g}); check the init parameters and fans",
+            )
         top = largest(t.dtype)
         if abs(t.dist.mean) + 6 * t.dist.std > top:  # 6 std: all but ~2e-9 of normal values
-            raise error(t.layer, f"tensor '{t.name}': the scheme {t.scheme} gives mean {t.dist.mean:.3g} "
-                        f"and std {t.dist.std:.3g}, so its values would overflow {t.dtype} (largest "
-                        f"{top:.3g}); check the init parameters and fans, or use a wider dtype")
+            raise error(
+                t.layer,
+                f"tensor '{t.name}': the scheme {t.scheme} gives mean {t.dist.mean:.3g} "
+                f"and std {t.dist.std:.3g}, so its values would overflow {t.dtype} (largest "
+                f"{top:.3g}); check the init parameters and fans, or use a wider dtype",
+            )
     total = plan.nbytes
     if total > max_bytes:
         big = max(plan.tensors, key=lambda t: t.nbytes)
-        raise error(big.layer, f"the plan makes {format_bytes(total)} of tensors (the largest, "
-                    f"'{big.name}' {list(big.shape)}, is {format_bytes(big.nbytes)}), over the limit "
-                    f"of {exact_bytes(max_bytes)}; if that is meant, raise it with "
-                    f"--max-bytes {round_size(total)}")
+        raise error(
+            big.layer,
+            f"the plan makes {format_bytes(total)} of tensors (the largest, "
+            f"'{big.name}' {list(big.shape)}, is {format_bytes(big.nbytes)}), over the limit "
+            f"of {exact_bytes(max_bytes)}; if that is meant, raise it with "
+            f"--max-bytes {round_size(total)}",
+        )
     for t in plan.tensors:
         if t.dist.kind in WHOLE_KINDS and t.numel > MAX_WHOLE_VALUES:
-            raise error(t.layer, f"tensor '{t.name}' {list(t.shape)} has {t.numel:,} values; "
-                        f"the scheme {t.scheme} makes a tensor whole in memory and is limited "
-                        f"to {MAX_WHOLE_VALUES:,} values; use an element-wise scheme for it")
+            raise error(
+                t.layer,
+                f"tensor '{t.name}' {list(t.shape)} has {t.numel:,} values; "
+                f"the scheme {t.scheme} makes a tensor whole in memory and is limited "
+                f"to {MAX_WHOLE_VALUES:,} values; use an element-wise scheme for it",
+            )
 
 
 def name_problem(name: str) -> str | None:

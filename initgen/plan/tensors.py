@@ -38,15 +38,29 @@ class TensorPlan:
         return self.numel * DTYPES[self.dtype].itemsize
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype,
-                "scheme": self.scheme, "args": dict(self.args), "dist": self.dist.to_json(),
-                "fan_in": self.fan_in, "fan_out": self.fan_out}
+        return {
+            "name": self.name,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "scheme": self.scheme,
+            "args": dict(self.args),
+            "dist": self.dist.to_json(),
+            "fan_in": self.fan_in,
+            "fan_out": self.fan_out,
+        }
 
     @staticmethod
     def from_json(obj: Mapping[str, Any]) -> TensorPlan:
-        return TensorPlan(obj["name"], tuple(obj["shape"]), obj["dtype"], obj["scheme"],
-                          dict(obj["args"]), Dist.from_json(obj["dist"]),
-                          obj["fan_in"], obj["fan_out"])
+        return TensorPlan(
+            obj["name"],
+            tuple(obj["shape"]),
+            obj["dtype"],
+            obj["scheme"],
+            dict(obj["args"]),
+            Dist.from_json(obj["dist"]),
+            obj["fan_in"],
+            obj["fan_out"],
+        )
 
 
 @dataclass
@@ -73,5 +87,10 @@ class Plan:
         return sorted(self.tensors, key=lambda t: (-DTYPES[t.dtype].itemsize, t.name))
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "seed": self.seed, "params": self.params, "bytes": self.nbytes,
-                "tensors": [t.to_json() for t in self.tensors]}
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "params": self.params,
+            "bytes": self.nbytes,
+            "tensors": [t.to_json() for t in self.tensors],
+        }

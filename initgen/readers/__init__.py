@@ -35,6 +35,8 @@ def open_weights(path: str | Path) -> WeightFile:
     if path.suffix.lower() in (".h5", ".hdf5", ".keras") and not magic.startswith(b"PK"):
         raise FileFormatError(f"{path}: not an HDF5 file (no HDF5 signature)")
     if magic.startswith(b"PK"):
-        raise FileFormatError(f"{path}: is a zip archive (a .keras or torch file?); "
-                              "initgen reads safetensors and HDF5 (.h5, .weights.h5)")
+        raise FileFormatError(
+            f"{path}: is a zip archive (a .keras or torch file?); "
+            "initgen reads safetensors and HDF5 (.h5, .weights.h5)"
+        )
     return SafetensorsFile(path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import mmap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,10 @@ class HDF5File(WeightFile):
             self.f = h5py.File(path, "r")
         except OSError as e:
             raise FileFormatError(f"{path}: not a readable HDF5 file: {_line(e)}") from None
-        self.tensors, self.dsets, self.views, self.offsets = [], {}, {}, {}
+        self.tensors: list[TensorInfo] = []
+        self.dsets: dict[str, Any] = {}  # h5py datasets
+        self.views: dict[str, np.dtype] = {}
+        self.offsets: dict[str, int | None] = {}
         try:
             self.metadata = {_text(k): _text(v) for k, v in self.f.attrs.items()}  # a name may be bytes
             self.f.visititems(self._visit)
@@ -80,19 +84,22 @@ class HDF5File(WeightFile):
             raise FileFormatError(
                 f"{self.path}: dataset '{name}' declares {declared:,} bytes but the file stores "
                 f"{obj.id.get_storage_size():,} of them (unwritten or impossibly compressed chunks); "
-                "refusing to read it")
+                "refusing to read it"
+            )
         if offset is not None and obj.chunks is None and obj.compression is None and obj.size:
             end = offset + obj.size * obj.dtype.itemsize
             if end > self.path.stat().st_size:
-                raise FileFormatError(f"{self.path}: not a valid HDF5 file: dataset '{name}' "
-                                      "runs past the end of the file")
+                raise FileFormatError(
+                    f"{self.path}: not a valid HDF5 file: dataset '{name}' runs past the end of the file"
+                )
             self.offsets[tname] = offset
 
     def values(self, name: str, start: int, count: int) -> np.ndarray:
         ds = self.dsets[name]
         if name in self.offsets and self._mm is not None:
-            data = np.frombuffer(self._mm, dtype=ds.dtype, count=count,
-                                 offset=self.offsets[name] + start * ds.dtype.itemsize)
+            data = np.frombuffer(
+                self._mm, dtype=ds.dtype, count=count, offset=self.offsets[name] + start * ds.dtype.itemsize
+            )
         else:
             try:
                 data = _read_flat(ds, start, start + count)
@@ -121,7 +128,7 @@ def _read_flat(ds: object, start: int, stop: int, prefix: tuple[int, ...] = ()) 
     ``READ_LIMIT`` values at a time: blocks of whole rows, or parts of one huge row."""
     if stop <= start:
         return np.empty(0, dtype=ds.dtype)  # type: ignore[attr-defined]
-    shape = ds.shape[len(prefix):]  # type: ignore[attr-defined]
+    shape = ds.shape[len(prefix) :]  # type: ignore[attr-defined]
     if not shape:
         return np.asarray(ds[prefix]).reshape(1)  # type: ignore[index]
     row = max(math.prod(shape[1:]), 1)
@@ -130,7 +137,8 @@ def _read_flat(ds: object, start: int, stop: int, prefix: tuple[int, ...] = ()) 
     if len(shape) == 1 or row <= READ_LIMIT:
         step = max(1, READ_LIMIT // row)
         for r in range(r0, r1, step):
-            parts.append(np.asarray(ds[(*prefix, slice(r, min(r + step, r1)))]).reshape(-1))  # type: ignore[index]
+            rows = (*prefix, slice(r, min(r + step, r1)))
+            parts.append(np.asarray(ds[rows]).reshape(-1))  # type: ignore[index]
         flat = parts[0] if len(parts) == 1 else np.concatenate(parts)
         return flat[start - r0 * row : stop - r0 * row]
     for r in range(r0, r1):

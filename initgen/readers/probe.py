@@ -53,13 +53,17 @@ def probe_hdf5(path: Path, seconds: float | None = None) -> None:
         if time.monotonic() > deadline:
             os.kill(pid, 9)
             os.waitpid(pid, 0)
-            raise FileFormatError(f"{path}: not a valid HDF5 file: the HDF5 library did not finish "
-                                  f"reading its structure in {limit:g} s (a corrupt file makes it loop)")
+            raise FileFormatError(
+                f"{path}: not a valid HDF5 file: the HDF5 library did not finish "
+                f"reading its structure in {limit:g} s (a corrupt file makes it loop)"
+            )
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
     if os.WIFSIGNALED(status):
-        raise FileFormatError(f"{path}: not a valid HDF5 file: the HDF5 library crashed reading it "
-                              f"(signal {os.WTERMSIG(status)})")
+        raise FileFormatError(
+            f"{path}: not a valid HDF5 file: the HDF5 library crashed reading it "
+            f"(signal {os.WTERMSIG(status)})"
+        )
 
 
 def _walk_hdf5(path: Path) -> None:

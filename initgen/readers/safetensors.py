@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import mmap
@@ -35,8 +36,10 @@ class SafetensorsFile(WeightFile):
                 raise bad(f"{size} bytes is shorter than the 8-byte header length")
             (n,) = struct.unpack("<Q", head[:8])
             if head[8:9] != b"{":  # a safetensors header is a JSON object
-                raise FileFormatError(f"{path}: not a safetensors or HDF5 file "
-                                      "(no HDF5 signature and no safetensors JSON header)")
+                raise FileFormatError(
+                    f"{path}: not a safetensors or HDF5 file "
+                    "(no HDF5 signature and no safetensors JSON header)"
+                )
             if n > MAX_HEADER:
                 raise bad(f"header length {n} is over the {MAX_HEADER}-byte limit")
             if 8 + n > size:
@@ -59,8 +62,11 @@ class SafetensorsFile(WeightFile):
         for name, entry in header.items():
             try:
                 code, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
-                if not (isinstance(code, str) and isinstance(shape, list)
-                        and all(type(v) is int for v in (*shape, begin, end))):
+                if not (
+                    isinstance(code, str)
+                    and isinstance(shape, list)
+                    and all(type(v) is int for v in (*shape, begin, end))
+                ):
                     raise TypeError
                 shape = tuple(shape)
             except (KeyError, TypeError, ValueError):
@@ -69,14 +75,15 @@ class SafetensorsFile(WeightFile):
                 raise bad(f"tensor '{name}' has unknown dtype '{code}'")
             dt = BY_ST_CODE[code].np
             if any(s < 0 for s in shape) or not 0 <= begin <= end <= data_size:
-                raise bad(f"tensor '{name}' has offsets [{begin}, {end}] outside the data "
-                          f"({data_size} bytes)")
+                raise bad(
+                    f"tensor '{name}' has offsets [{begin}, {end}] outside the data ({data_size} bytes)"
+                )
             if (end - begin) != math.prod(shape) * dt.itemsize:
                 raise bad(f"tensor '{name}' has {end - begin} bytes for shape {list(shape)} of {code}")
             self.tensors.append(TensorInfo(name, shape, BY_ST_CODE[code].name))
             self.spans[name] = (begin, end, dt)
         spans = sorted((b, e, k) for k, (b, e, _) in self.spans.items() if e > b)
-        for (b1, e1, k1), (b2, _, k2) in zip(spans, spans[1:]):
+        for (_b1, e1, k1), (b2, _, k2) in itertools.pairwise(spans):
             if b2 < e1:
                 raise bad(f"tensors '{k1}' and '{k2}' overlap (bytes {b2}..{e1})")
         self._mm: mmap.mmap | None = None

@@ -30,8 +30,10 @@ def find_index(directory: Path) -> Path:
     if len(found) == 1:
         return found[0]
     if not found:
-        raise FileFormatError(f"{directory}: is a directory without a {INDEX_NAME} "
-                              "(give a weight file, or the directory of a sharded checkpoint)")
+        raise FileFormatError(
+            f"{directory}: is a directory without a {INDEX_NAME} "
+            "(give a weight file, or the directory of a sharded checkpoint)"
+        )
     names = ", ".join(p.name for p in found)
     raise FileFormatError(f"{directory}: has several indexes ({names}); give one of them")
 
@@ -39,8 +41,9 @@ def find_index(directory: Path) -> Path:
 class ShardedFile(WeightFile):
     format = "safetensors-sharded"
 
-    def __init__(self, index: Path, shards: dict[str, SafetensorsFile], owner: dict[str, str],
-                 metadata: dict[str, str]) -> None:
+    def __init__(
+        self, index: Path, shards: dict[str, SafetensorsFile], owner: dict[str, str], metadata: dict[str, str]
+    ) -> None:
         self.path = index
         self.shards = shards
         self.owner = owner  # tensor → shard file name
@@ -76,8 +79,9 @@ class ShardedFile(WeightFile):
                 if t.name in owner:
                     raise bad(f"tensor '{t.name}' is in both '{owner[t.name]}' and '{shard}'")
                 if wmap.get(t.name) != shard:
-                    raise bad(f"tensor '{t.name}' is in '{shard}' but the weight map says "
-                              f"{wmap.get(t.name)!r}")
+                    raise bad(
+                        f"tensor '{t.name}' is in '{shard}' but the weight map says {wmap.get(t.name)!r}"
+                    )
                 owner[t.name] = shard
         for name, shard in wmap.items():
             if name not in owner:

@@ -9,5 +9,18 @@ from .catalog import ALIASES, ALL_NAMES, SCHEMES, get_scheme
 from .dists import TRUNC_STD_2, WHOLE_KINDS, Dist, normal, uniform
 from .table import REQUIRED, Context, Param, Scheme
 
-__all__ = ["ALIASES", "ALL_NAMES", "REQUIRED", "SCHEMES", "TRUNC_STD_2", "WHOLE_KINDS", "Context", "Dist",
-           "Param", "Scheme", "get_scheme", "normal", "uniform"]
+__all__ = [
+    "ALIASES",
+    "ALL_NAMES",
+    "REQUIRED",
+    "SCHEMES",
+    "TRUNC_STD_2",
+    "WHOLE_KINDS",
+    "Context",
+    "Dist",
+    "Param",
+    "Scheme",
+    "get_scheme",
+    "normal",
+    "uniform",
+]

@@ -87,9 +87,7 @@ def compute_fans(
     ins, outs, batch = axes(in_axis), axes(out_axis), axes(batch_axis)
     in_size = math.prod(shape[i] for i in ins)
     out_size = math.prod(shape[i] for i in outs)
-    receptive = math.prod(
-        shape[i] for i in range(rank) if i not in ins and i not in outs and i not in batch
-    )
+    receptive = math.prod(shape[i] for i in range(rank) if i not in ins and i not in outs and i not in batch)
     return Fans(in_size * receptive, out_size * receptive)
 
 
@@ -118,8 +116,9 @@ def conv_fans(in_channels: int, out_channels: int, kernel: Sequence[int], groups
     return Fans(in_channels // groups * k, out_channels * k)
 
 
-def conv_transpose_fans(in_channels: int, out_channels: int, kernel: Sequence[int],
-                        groups: int = 1, convention: str = "initgen") -> Fans:
+def conv_transpose_fans(
+    in_channels: int, out_channels: int, kernel: Sequence[int], groups: int = 1, convention: str = "initgen"
+) -> Fans:
     """A transposed convolution's fans under ``convention`` (see the module notes).
 
     ``initgen``: ``in/groups * prod(k)`` and ``out * prod(k)`` (the matching convolution's);
@@ -132,8 +131,7 @@ def conv_transpose_fans(in_channels: int, out_channels: int, kernel: Sequence[in
     Fans(fan_in=288, fan_out=144)
     """
     if convention not in FAN_CONVENTIONS:
-        raise ValueError(f"fan_convention must be one of {', '.join(FAN_CONVENTIONS)}, "
-                         f"got {convention!r}")
+        raise ValueError(f"fan_convention must be one of {', '.join(FAN_CONVENTIONS)}, got {convention!r}")
     _check_groups(in_channels, out_channels, groups)
     k = math.prod(kernel)
     if convention == "torch":
@@ -141,8 +139,9 @@ def conv_transpose_fans(in_channels: int, out_channels: int, kernel: Sequence[in
     return Fans(in_channels // groups * k, out_channels * k)
 
 
-def conv_transpose_shape(in_channels: int, out_channels: int, kernel: Sequence[int],
-                         groups: int, layout: str) -> tuple[int, ...]:
+def conv_transpose_shape(
+    in_channels: int, out_channels: int, kernel: Sequence[int], groups: int, layout: str
+) -> tuple[int, ...]:
     """The stored weight shape: torch ``[in, out/groups, *k]``, Keras ``[*k, out/groups, in]``,
     JAX/Flax ``[*k, in/groups, out]`` (Flax's ``ConvTranspose`` kernel, like its ``Conv``)."""
     _check_groups(in_channels, out_channels, groups)
@@ -161,5 +160,4 @@ def embedding_fans(num: int, dim: int) -> Fans:
 
 def _check_groups(in_channels: int, out_channels: int, groups: int) -> None:
     if groups < 1 or in_channels % groups or out_channels % groups:
-        raise ValueError(f"groups={groups} must divide both in ({in_channels}) and "
-                         f"out ({out_channels})")
+        raise ValueError(f"groups={groups} must divide both in ({in_channels}) and out ({out_channels})")

@@ -40,8 +40,7 @@ def gain(nonlinearity: str, negative_slope: float | None = None) -> float:
         slope = LEAKY_RELU_DEFAULT_SLOPE if negative_slope is None else negative_slope
         return math.sqrt(2.0 / (1.0 + slope**2))
     if nonlinearity not in GAINS:
-        raise ValueError(f"no gain is defined for '{nonlinearity}'; "
-                         f"known: {', '.join(GAIN_NAMES)}")
+        raise ValueError(f"no gain is defined for '{nonlinearity}'; known: {', '.join(GAIN_NAMES)}")
     return GAINS[nonlinearity]
 
 

@@ -45,8 +45,9 @@ class Param:
     def check(self, value: Any) -> Any:
         if self.choices:
             if value not in self.choices:
-                raise SpecError(f"{value!r} is not one of {one_of(self.choices)}",
-                                hint=suggest(value, self.choices))
+                raise SpecError(
+                    f"{value!r} is not one of {one_of(self.choices)}", hint=suggest(value, self.choices)
+                )
             return value
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if self.kind in (float, object) and number:
@@ -58,16 +59,22 @@ class Param:
         if self.kind is object and isinstance(value, str):
             if value == "auto" or value in GAIN_NAMES:
                 return value
-            raise SpecError(f"{value!r} is not a number, 'auto' or one of {one_of(GAIN_NAMES)}",
-                            hint=suggest(value, ("auto", *GAIN_NAMES)))
+            raise SpecError(
+                f"{value!r} is not a number, 'auto' or one of {one_of(GAIN_NAMES)}",
+                hint=suggest(value, ("auto", *GAIN_NAMES)),
+            )
         if value is None and self.default is None:
             return None
         wanted = "a number, 'auto' or a nonlinearity" if self.kind is object else f"a {self.kind.__name__}"
         raise SpecError(f"expected {wanted}, got {value!r}")
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "default": "required" if self.default is REQUIRED else self.default,
-                "doc": self.doc, "choices": list(self.choices)}
+        return {
+            "name": self.name,
+            "default": "required" if self.default is REQUIRED else self.default,
+            "doc": self.doc,
+            "choices": list(self.choices),
+        }
 
 
 SCALE = Param("scale", 1.0, "multiplier on the values (std, bounds, value, gain)")
@@ -95,8 +102,10 @@ class Scheme:
         known = {p.name: p for p in self.all_params}
         for key in args:
             if key not in known:
-                raise SpecError(f"unknown parameter '{key}' for scheme {self.name}; "
-                                f"it takes {one_of(known)}", hint=suggest(key, known))
+                raise SpecError(
+                    f"unknown parameter '{key}' for scheme {self.name}; it takes {one_of(known)}",
+                    hint=suggest(key, known),
+                )
         values: dict[str, Any] = {}
         for p in self.all_params:
             if p.name not in args and p.default is REQUIRED:

@@ -16,8 +16,13 @@ __all__ = ["LayerSpec", "Positions", "Spec", "load_spec", "parse_overrides", "re
 MAX_SPEC_BYTES = 16 * 1024 * 1024
 
 
-def load_spec(source: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None, *,
-              text: str | None = None, dtype: str | None = None) -> Spec:
+def load_spec(
+    source: str | os.PathLike[str],
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    text: str | None = None,
+    dtype: str | None = None,
+) -> Spec:
     """Read and check a spec.
 
     Args:

@@ -17,13 +17,12 @@ import ast
 import math
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import SpecError, suggest
 
 Number = int | float
-
 
 
 def _power(base: Number, exponent: Number) -> Number:
@@ -45,14 +44,24 @@ def _power(base: Number, exponent: Number) -> Number:
 
 
 _BINOPS = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
     ast.Pow: _power,
 }
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
-FUNCTIONS = {
-    "sqrt": math.sqrt, "ceil": math.ceil, "floor": math.floor, "min": min, "max": max,
-    "abs": abs, "int": int, "round": round,
+_UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "sqrt": math.sqrt,
+    "ceil": math.ceil,
+    "floor": math.floor,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "int": int,
+    "round": round,
 }
 CONSTANTS = {"pi": math.pi, "e": math.e}
 _MAX_ABS = 10**18
@@ -69,8 +78,11 @@ def evaluate(expr: str, variables: Mapping[str, Any]) -> Number:
     def ev(node: ast.AST) -> Number:
         if isinstance(node, ast.Expression):
             return ev(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
-                and not isinstance(node.value, bool):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, (int, float))
+            and not isinstance(node.value, bool)
+        ):
             return node.value
         if isinstance(node, ast.Name):
             if node.id in variables:
@@ -80,8 +92,9 @@ def evaluate(expr: str, variables: Mapping[str, Any]) -> Number:
                 return value
             if node.id in CONSTANTS:
                 return CONSTANTS[node.id]
-            raise SpecError(f"undefined var '{node.id}' in '${{{expr}}}'",
-                            hint=suggest(node.id, [*variables, *CONSTANTS]))
+            raise SpecError(
+                f"undefined var '{node.id}' in '${{{expr}}}'", hint=suggest(node.id, [*variables, *CONSTANTS])
+            )
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
             left, right = ev(node.left), ev(node.right)
             if isinstance(node.op, ast.Pow) and abs(right) > 64 and abs(left) > 1:
@@ -101,8 +114,12 @@ def evaluate(expr: str, variables: Mapping[str, Any]) -> Number:
             return result
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             return _UNARY[type(node.op)](ev(node.operand))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-                and node.func.id in FUNCTIONS and not node.keywords:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in FUNCTIONS
+            and not node.keywords
+        ):
             args = [ev(a) for a in node.args]
             try:
                 result = FUNCTIONS[node.func.id](*args)
@@ -111,8 +128,10 @@ def evaluate(expr: str, variables: Mapping[str, Any]) -> Number:
             if abs(result) > _MAX_ABS:  # int(1e300) is a 301-digit integer
                 raise SpecError(f"'${{{expr}}}' is too large ({float(result):.3g})")
             return result
-        raise SpecError(f"bad expression '${{{expr}}}': only numbers, vars, + - * / // % ** "
-                        f"and {', '.join(sorted(FUNCTIONS))} are allowed")
+        raise SpecError(
+            f"bad expression '${{{expr}}}': only numbers, vars, + - * / // % ** "
+            f"and {', '.join(sorted(FUNCTIONS))} are allowed"
+        )
 
     return ev(tree)
 

@@ -22,8 +22,10 @@ from .yamlpos import Path, Positions
 
 TOP_KEYS = ("initgen", "name", "description", "seed", "dtype", "layout", "vars", "rules", "layers")
 LAYER_KEYS = ("name", "type", "activation", "init", "layout", "dtype", "names", "negative_slope")
-BLOCK_KEYS = {"repeat": ("repeat", "as", "prefix", "layers", "layout", "dtype"),
-              "group": ("group", "layers", "layout", "dtype")}
+BLOCK_KEYS = {
+    "repeat": ("repeat", "as", "prefix", "layers", "layout", "dtype"),
+    "group": ("group", "layers", "layout", "dtype"),
+}
 MAX_LAYERS = 100_000  # after expansion
 
 
@@ -60,13 +62,17 @@ def _check_keys(obj: Any, allowed: tuple[str, ...], path: Path, pos: Positions, 
         raise pos.error(path, f"{what} must be a mapping, got {_kind(obj)}")
     for key in obj:
         if key not in allowed:
-            raise pos.error((*path, key), f"unknown key '{key}' in {what}; allowed: {one_of(allowed)}",
-                            hint=suggest(key, allowed))
+            raise pos.error(
+                (*path, key),
+                f"unknown key '{key}' in {what}; allowed: {one_of(allowed)}",
+                hint=suggest(key, allowed),
+            )
 
 
 def _kind(v: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "nothing"}.get(type(v), "a number")
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", type(None): "nothing"}.get(
+        type(v), "a number"
+    )
 
 
 def _choice(value: Any, allowed: Any, path: Path, pos: Positions) -> str:
@@ -129,8 +135,10 @@ def _vars(data: dict[str, Any], overrides: Mapping[str, Any], pos: Positions) ->
         raise pos.error(("vars",), f"vars must be a mapping of names to numbers, got {_kind(raw)}")
     for key in overrides:
         if key not in raw:
-            raise SpecError(f"--set {key}: the spec has no var '{key}'; its vars: {one_of(raw) or 'none'}",
-                            hint=suggest(key, raw))
+            raise SpecError(
+                f"--set {key}: the spec has no var '{key}'; its vars: {one_of(raw) or 'none'}",
+                hint=suggest(key, raw),
+            )
     env: dict[str, Any] = {}
     for key, value in raw.items():
         if not key.isidentifier():
@@ -162,16 +170,18 @@ def parse_spec(data: Any, pos: Positions, overrides: Mapping[str, Any] | None = 
     name = top.get("name", pos.file)
     if not isinstance(name, str):
         raise pos.error(("name",), f"name must be a string, got {name!r}")
-    spec = Spec(pos.file, name, _int_value(seed) or 0, dtype, layout, env,
-                {**ACTIVATION_RULES, **rules}, [], pos)
+    spec = Spec(
+        pos.file, name, _int_value(seed) or 0, dtype, layout, env, {**ACTIVATION_RULES, **rules}, [], pos
+    )
     _expand(data["layers"], ("layers",), "", env, layout, dtype, spec)
     if not spec.layers:
         raise pos.error(("layers",), "the spec has no layers")
     return spec
 
 
-def _expand(items: Any, path: Path, prefix: str, env: dict[str, Any], layout: str, dtype: str,
-            spec: Spec) -> None:
+def _expand(
+    items: Any, path: Path, prefix: str, env: dict[str, Any], layout: str, dtype: str, spec: Spec
+) -> None:
     pos = spec.pos
     if not isinstance(items, list):
         raise pos.error(path, f"layers must be a list, got {_kind(items)}")
@@ -216,14 +226,24 @@ def _expand(items: Any, path: Path, prefix: str, env: dict[str, Any], layout: st
             _expand(item["layers"], (*p, "layers"), prefix + pre, inner, blayout, bdtype, spec)
 
 
-def _layer(item: dict[str, Any], path: Path, prefix: str, env: dict[str, Any], layout: str,
-           dtype: str, pos: Positions) -> LayerSpec:
+def _layer(
+    item: dict[str, Any],
+    path: Path,
+    prefix: str,
+    env: dict[str, Any],
+    layout: str,
+    dtype: str,
+    pos: Positions,
+) -> LayerSpec:
     if "type" not in item:
         raise pos.error(path, "missing key 'type'", hint=f"one of {one_of(LAYER_TYPES)}")
     ltype = LAYER_TYPES.get(item["type"]) if isinstance(item["type"], str) else None
     if ltype is None:
-        raise pos.error((*path, "type"), f"unknown layer type {item['type']!r}; "
-                        f"allowed: {one_of(LAYER_TYPES)}", hint=suggest(item["type"], LAYER_TYPES))
+        raise pos.error(
+            (*path, "type"),
+            f"unknown layer type {item['type']!r}; allowed: {one_of(LAYER_TYPES)}",
+            hint=suggest(item["type"], LAYER_TYPES),
+        )
     _check_keys(item, (*LAYER_KEYS, *ltype.keys), path, pos, f"a {ltype.name} layer")
     item = _subst(item, env, path, pos)
     if "name" not in item:
@@ -240,8 +260,9 @@ def _layer(item: dict[str, Any], path: Path, prefix: str, env: dict[str, Any], l
             args[key] = ltype.defaults[key]
         else:
             required = [k for k in ltype.keys if k not in ltype.defaults]
-            raise pos.error(path, f"missing key '{key}' for a {ltype.name} layer; "
-                            f"it needs {all_of(required)}")
+            raise pos.error(
+                path, f"missing key '{key}' for a {ltype.name} layer; it needs {all_of(required)}"
+            )
     act = item.get("activation")
     if act is not None and not isinstance(act, str):
         raise pos.error((*path, "activation"), f"activation must be a name, got {act!r}")
@@ -252,8 +273,14 @@ def _layer(item: dict[str, Any], path: Path, prefix: str, env: dict[str, Any], l
     if slope is not None:
         slope = check_value(NUMBER, slope, (*path, "negative_slope"), pos)
     return LayerSpec(
-        path=path, name=prefix + item["name"], type=ltype.name, args=args,
+        path=path,
+        name=prefix + item["name"],
+        type=ltype.name,
+        args=args,
         layout=_choice(item.get("layout", layout), LAYOUT_AXES, (*path, "layout"), pos),
         dtype=_choice(item.get("dtype", dtype), WEIGHT_DTYPES, (*path, "dtype"), pos),
-        activation=act, negative_slope=slope, init=item.get("init"), names=names,
+        activation=act,
+        negative_slope=slope,
+        init=item.get("init"),
+        names=names,
     )

@@ -12,8 +12,13 @@ from ..schemes.fans import LAYOUT_AXES
 _EXPR = {"type": "string", "pattern": r"\$\{.*\}"}
 _KINDS: dict[str, dict[str, Any]] = {
     DIM: {"anyOf": [{"type": "integer", "minimum": 1}, _EXPR]},
-    DIMS: {"anyOf": [{"type": "integer", "minimum": 1}, _EXPR,
-                     {"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 1}, _EXPR]}}]},
+    DIMS: {
+        "anyOf": [
+            {"type": "integer", "minimum": 1},
+            _EXPR,
+            {"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 1}, _EXPR]}},
+        ]
+    },
     INTS: {"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 1}, _EXPR]}},
     BOOL: {"type": "boolean"},
     NUMBER: {"anyOf": [{"type": "number"}, _EXPR]},
@@ -21,14 +26,22 @@ _KINDS: dict[str, dict[str, Any]] = {
 
 
 def json_schema() -> dict[str, Any]:
-    init = {"anyOf": [{"enum": list(ALL_NAMES)},
-                      {"type": "object", "properties": {"scheme": {"enum": list(ALL_NAMES)}},
-                       "required": ["scheme"]},
-                      {"type": "object", "additionalProperties": {
-                          "anyOf": [{"enum": list(ALL_NAMES)}, {"type": "object"}]}}]}
+    init = {
+        "anyOf": [
+            {"enum": list(ALL_NAMES)},
+            {"type": "object", "properties": {"scheme": {"enum": list(ALL_NAMES)}}, "required": ["scheme"]},
+            {
+                "type": "object",
+                "additionalProperties": {"anyOf": [{"enum": list(ALL_NAMES)}, {"type": "object"}]},
+            },
+        ]
+    }
     common = {
-        "name": {"type": "string"}, "activation": {"type": "string"}, "init": init,
-        "layout": {"enum": list(LAYOUT_AXES)}, "dtype": {"enum": list(WEIGHT_DTYPES)},
+        "name": {"type": "string"},
+        "activation": {"type": "string"},
+        "init": init,
+        "layout": {"enum": list(LAYOUT_AXES)},
+        "dtype": {"enum": list(WEIGHT_DTYPES)},
         "names": {"type": "object", "additionalProperties": {"type": "string"}},
         "negative_slope": {"type": "number"},
     }
@@ -40,17 +53,41 @@ def json_schema() -> dict[str, Any]:
             if t.defaults.get(k) is not None:
                 props[k]["default"] = t.defaults[k]
         required = ["name", "type", *[k for k in t.keys if k not in t.defaults]]
-        layers.append({"type": "object", "description": t.doc, "properties": props,
-                       "required": required, "additionalProperties": False})
+        layers.append(
+            {
+                "type": "object",
+                "description": t.doc,
+                "properties": props,
+                "required": required,
+                "additionalProperties": False,
+            }
+        )
     layer_list: dict[str, Any] = {"type": "array", "items": {"$ref": "#/$defs/item"}}
     blocks = [
-        {"type": "object", "required": ["repeat", "layers"], "additionalProperties": False,
-         "properties": {"repeat": {"anyOf": [{"type": "integer", "minimum": 0}, _EXPR]}, "as": {"type": "string"},
-                        "prefix": {"type": "string"}, "layers": layer_list,
-                        "layout": common["layout"], "dtype": common["dtype"]}},
-        {"type": "object", "required": ["group", "layers"], "additionalProperties": False,
-         "properties": {"group": {"type": "string"}, "layers": layer_list,
-                        "layout": common["layout"], "dtype": common["dtype"]}},
+        {
+            "type": "object",
+            "required": ["repeat", "layers"],
+            "additionalProperties": False,
+            "properties": {
+                "repeat": {"anyOf": [{"type": "integer", "minimum": 0}, _EXPR]},
+                "as": {"type": "string"},
+                "prefix": {"type": "string"},
+                "layers": layer_list,
+                "layout": common["layout"],
+                "dtype": common["dtype"],
+            },
+        },
+        {
+            "type": "object",
+            "required": ["group", "layers"],
+            "additionalProperties": False,
+            "properties": {
+                "group": {"type": "string"},
+                "layers": layer_list,
+                "layout": common["layout"],
+                "dtype": common["dtype"],
+            },
+        },
     ]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -59,9 +96,12 @@ def json_schema() -> dict[str, Any]:
         "required": ["initgen", "layers"],
         "additionalProperties": False,
         "properties": {
-            "initgen": {"const": 1}, "name": {"type": "string"}, "description": {"type": "string"},
+            "initgen": {"const": 1},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
             "seed": {"anyOf": [{"type": "integer", "minimum": 0}, _EXPR]},
-            "dtype": common["dtype"], "layout": common["layout"],
+            "dtype": common["dtype"],
+            "layout": common["layout"],
             "vars": {"type": "object", "additionalProperties": {"type": ["number", "string"]}},
             "rules": {"type": "object", "additionalProperties": {"anyOf": init["anyOf"][:2]}},
             "layers": layer_list,

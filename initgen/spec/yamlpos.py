@@ -41,8 +41,9 @@ class Positions:
             path = path[:-1]
 
     def error(self, path: Path, message: str, hint: str | None = None) -> SpecError:
-        return SpecError(message, file=self.file, line=self.line(path),
-                         key=render_path(path) or None, hint=hint)
+        return SpecError(
+            message, file=self.file, line=self.line(path), key=render_path(path) or None, hint=hint
+        )
 
 
 # YAML 1.1 (PyYAML) reads 2e-2 and 1.0e6 as strings: a float needs a dot and a signed
@@ -60,8 +61,9 @@ def spec_loader() -> type:
     class Loader(yaml.SafeLoader):
         pass
 
-    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(_EXPONENT_FLOAT),
-                                 list("-+0123456789."))
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float", re.compile(_EXPONENT_FLOAT), list("-+0123456789.")
+    )
     return Loader
 
 
@@ -74,16 +76,20 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
     try:
         loader = Loader(text)
     except yaml.reader.ReaderError as e:  # the reader refuses control characters up front
-        raise SpecError(f"not valid YAML: character {e.character:#06x} is not allowed", file=file,
-                        line=text.count("\n", 0, e.position) + 1) from None
+        raise SpecError(
+            f"not valid YAML: character {e.character:#06x} is not allowed",
+            file=file,
+            line=text.count("\n", 0, e.position) + 1,
+        ) from None
     count = 0
 
     def walk(node: yaml.Node, path: Path) -> Any:
         nonlocal count
         count += 1
         if count > MAX_NODES:
-            raise pos.error(path, f"the spec expands to more than {MAX_NODES} values "
-                                  "(anchors/aliases nested too deep?)")
+            raise pos.error(
+                path, f"the spec expands to more than {MAX_NODES} values (anchors/aliases nested too deep?)"
+            )
         pos.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             if not hasattr(node, "merged"):  # an aliased node is flattened once
@@ -95,16 +101,25 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
             for index, (knode, vnode) in enumerate(node.value):
                 key = loader.construct_object(knode, deep=True)
                 if not isinstance(key, (str, int, float, bool)) or key is None:
-                    raise SpecError("mapping keys must be plain words", file=file,
-                                    line=knode.start_mark.line + 1, key=render_path(path) or None)
+                    raise SpecError(
+                        "mapping keys must be plain words",
+                        file=file,
+                        line=knode.start_mark.line + 1,
+                        key=render_path(path) or None,
+                    )
                 key = str(key) if not isinstance(key, str) else key
                 if index >= node.merged:  # type: ignore[attr-defined]
                     if key in own_keys:
-                        raise SpecError(f"duplicate key '{key}'", file=file,
-                                        line=knode.start_mark.line + 1, key=render_path(path) or None)
+                        raise SpecError(
+                            f"duplicate key '{key}'",
+                            file=file,
+                            line=knode.start_mark.line + 1,
+                            key=render_path(path) or None,
+                        )
                     own_keys.add(key)
-                pos.lines[(*path, key)] = knode.start_mark.line + 1
-                out[key] = walk(vnode, (*path, key))
+                where = (*path, key)
+                pos.lines[where] = knode.start_mark.line + 1
+                out[key] = walk(vnode, where)
             return out
         if isinstance(node, yaml.SequenceNode):
             return [walk(item, (*path, i)) for i, item in enumerate(node.value)]
@@ -116,13 +131,19 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
         except yaml.composer.ComposerError as e:
             line = e.problem_mark.line + 1 if e.problem_mark else None
             single = "another document" in (e.problem or "")  # also raised for an undefined alias
-            raise SpecError("a spec is a single YAML document (found more than one)" if single
-                            else f"not valid YAML: {e.problem}", file=file, line=line) from None
+            raise SpecError(
+                "a spec is a single YAML document (found more than one)"
+                if single
+                else f"not valid YAML: {e.problem}",
+                file=file,
+                line=line,
+            ) from None
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-            raise SpecError(f"not valid YAML: {problem}", file=file,
-                            line=mark.line + 1 if mark else None) from None
+            raise SpecError(
+                f"not valid YAML: {problem}", file=file, line=mark.line + 1 if mark else None
+            ) from None
         except RecursionError:  # the composer recurses once per nesting level
             raise SpecError("the spec is nested too deeply", file=file) from None
         if node is None:
@@ -133,7 +154,8 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
             raise SpecError("the spec is nested too deeply", file=file) from None
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
-            raise SpecError(f"not valid YAML: {getattr(e, 'problem', e)}", file=file,
-                            line=mark.line + 1 if mark else None) from None
+            raise SpecError(
+                f"not valid YAML: {getattr(e, 'problem', e)}", file=file, line=mark.line + 1 if mark else None
+            ) from None
     finally:
         loader.dispose()

@@ -6,5 +6,13 @@ from __future__ import annotations
 from .sharded import shard_files, sharded_nbytes, write_sharded
 from .single import FORMATS, metadata, output_format, preflight, write
 
-__all__ = ["FORMATS", "metadata", "output_format", "preflight", "shard_files", "sharded_nbytes",
-           "write", "write_sharded"]
+__all__ = [
+    "FORMATS",
+    "metadata",
+    "output_format",
+    "preflight",
+    "shard_files",
+    "sharded_nbytes",
+    "write",
+    "write_sharded",
+]

@@ -49,8 +49,9 @@ class Atomic:
             try:
                 os.replace(tmp, target)
             except OSError as e:
-                raise OutputError(f"{target}: cannot rename the finished file into place: {e.strerror}") \
-                    from None
+                raise OutputError(
+                    f"{target}: cannot rename the finished file into place: {e.strerror}"
+                ) from None
         self.committed = True
 
     def cleanup(self) -> None:
@@ -63,8 +64,9 @@ class Atomic:
     def __enter__(self) -> Atomic:
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if not self.committed:
             self.cleanup()
 
@@ -73,10 +75,13 @@ def os_error(path: Path, e: OSError) -> OutputError:
     """A one-line message for an OSError met while writing ``path``."""
     import errno
 
-    reason = {errno.ENOSPC: "no space left on the device",
-              errno.EFBIG: "file too large for this file system or its limits",
-              errno.EACCES: "permission denied", errno.EROFS: "read-only file system",
-              errno.EDQUOT: "disk quota exceeded"}.get(e.errno or 0, e.strerror or str(e))
+    reason = {
+        errno.ENOSPC: "no space left on the device",
+        errno.EFBIG: "file too large for this file system or its limits",
+        errno.EACCES: "permission denied",
+        errno.EROFS: "read-only file system",
+        errno.EDQUOT: "disk quota exceeded",
+    }.get(e.errno or 0, e.strerror or str(e))
     if path.name.endswith(TMP_MARK):  # name the target, not the temporary file that is removed
         path = path.with_name(path.name[1:].rsplit(".", 2)[0])
     return OutputError(f"{path}: cannot write: {reason}")

@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class HDF5Writer:
             self.f = h5py.File(path, "w", track_order=False)
         except OSError as e:
             raise os_error(path, e) from None  # h5py's OSError carries the errno (EROFS, EACCES...)
-        self.ds = {}
+        self.ds: dict[str, Any] = {}  # h5py datasets
         self.pending: dict[str, list[np.ndarray]] = {}
         try:
             for k, v in metadata.items():
@@ -58,8 +59,9 @@ class HDF5Writer:
 
     def _create(self, t: TensorPlan) -> None:
         try:
-            ds = self.f.create_dataset(dataset_path(t.name), shape=t.shape,
-                                       dtype=storage_dtype(t.dtype), track_times=False)
+            ds = self.f.create_dataset(
+                dataset_path(t.name), shape=t.shape, dtype=storage_dtype(t.dtype), track_times=False
+            )
         except (ValueError, TypeError) as e:
             raise OutputError(f"{self.path}: cannot store tensor '{t.name}' in HDF5: {e}") from None
         ds.attrs["dtype"] = t.dtype

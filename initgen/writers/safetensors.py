@@ -31,8 +31,11 @@ def build_header(tensors: list[TensorPlan], metadata: Mapping[str, str]) -> tupl
     rel: dict[str, int] = {}
     pos = 0
     for t in tensors:
-        header[t.name] = {"dtype": DTYPES[t.dtype].st_code, "shape": list(t.shape),
-                          "data_offsets": [pos, pos + t.nbytes]}
+        header[t.name] = {
+            "dtype": DTYPES[t.dtype].st_code,
+            "shape": list(t.shape),
+            "data_offsets": [pos, pos + t.nbytes],
+        }
         rel[t.name] = pos
         pos += t.nbytes
     raw = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -56,8 +59,9 @@ class SafetensorsWriter:
     ordered = False  # chunks land at their own offsets: the engine need not serialise them
     forkable = True  # write() only touches the descriptor, so forked workers may call it
 
-    def __init__(self, path: Path, tensors: list[TensorPlan], metadata: Mapping[str, str],
-                 direct: bool = True) -> None:
+    def __init__(
+        self, path: Path, tensors: list[TensorPlan], metadata: Mapping[str, str], direct: bool = True
+    ) -> None:
         self.path = path
         self.tensors = tensors
         header, self.offsets = build_header(tensors, metadata)
@@ -90,7 +94,7 @@ class SafetensorsWriter:
         """Write ``values`` (already in the tensor's dtype) at element ``start``."""
         offset = self.offsets[t.name] + start * values.dtype.itemsize
         try:
-            self.out.write(memoryview(np.ascontiguousarray(values).view(np.uint8)), offset)
+            self.out.write(np.ascontiguousarray(values).view(np.uint8).data, offset)
         except OSError as e:
             raise os_error(self.path, e) from None
 

@@ -33,11 +33,19 @@ def sharded_nbytes(plan: Plan, max_shard_size: int | None, shard: tuple[int, int
     return sum(t.nbytes for t in files[k - 1][1]) if k <= len(files) else 0
 
 
-def write_sharded(plan: Plan, outdir: PathLike, max_shard_size: int | None,
-                  shard: tuple[int, int] | None = None, *, force: bool = False,
-                  threads: int | None = None, progress: Progress | None = None,
-                  fmt: str | None = None, direct_io: bool = True,
-                  max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
+def write_sharded(
+    plan: Plan,
+    outdir: PathLike,
+    max_shard_size: int | None,
+    shard: tuple[int, int] | None = None,
+    *,
+    force: bool = False,
+    threads: int | None = None,
+    progress: Progress | None = None,
+    fmt: str | None = None,
+    direct_io: bool = True,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Path:
     """Shards of ``plan`` and ``model.safetensors.index.json`` into directory ``outdir``.
 
     The arguments are :func:`initgen.write`'s; ``shard=(k, n)`` makes only shard ``k``
@@ -55,9 +63,11 @@ def write_sharded(plan: Plan, outdir: PathLike, max_shard_size: int | None,
     if fmt not in (None, "safetensors"):
         raise UsageError("--max-shard-size writes safetensors shards; HDF5 output is one file")
     if outdir.suffix.lower() in FORMATS:
-        raise UsageError(f"{outdir}: with --max-shard-size, -o names a directory "
-                         f"(e.g. -o {outdir.with_suffix('')}/); the shards are named "
-                         "model-00001-of-0000N.safetensors")
+        raise UsageError(
+            f"{outdir}: with --max-shard-size, -o names a directory "
+            f"(e.g. -o {outdir.with_suffix('')}/); the shards are named "
+            "model-00001-of-0000N.safetensors"
+        )
     if outdir.exists() and not outdir.is_dir():
         raise UsageError(f"{outdir}: is not a directory")
     sharding = Sharding(assign(plan.file_order(), max_shard_size))
@@ -66,17 +76,24 @@ def write_sharded(plan: Plan, outdir: PathLike, max_shard_size: int | None,
     if shard is not None:
         k, n = shard
         if n != sharding.n:
-            raise UsageError(f"--shard {k}/{n}: with --max-shard-size {max_shard_size} bytes "
-                             f"this model has {sharding.n} shard(s), not {n}")
+            raise UsageError(
+                f"--shard {k}/{n}: with --max-shard-size {max_shard_size} bytes "
+                f"this model has {sharding.n} shard(s), not {n}"
+            )
         todo = [k]
     index = sharding.index_bytes() if sharding.n > 1 else None
     index_path = outdir / INDEX_NAME
     # Shards made on several machines each bring the same index: an identical one is
     # left as it is, not an error.
     write_index = index is not None and not (
-        shard is not None and index_path.is_file() and index_path.read_bytes() == index)
-    check_output(outdir, "safetensors", [t.name for t in plan.tensors],
-                 sum(t.nbytes for k in todo for t in sharding.shards[k - 1]))
+        shard is not None and index_path.is_file() and index_path.read_bytes() == index
+    )
+    check_output(
+        outdir,
+        "safetensors",
+        [t.name for t in plan.tensors],
+        sum(t.nbytes for k in todo for t in sharding.shards[k - 1]),
+    )
     created = not outdir.exists()
     if created:
         if not outdir.parent.is_dir():
@@ -87,11 +104,16 @@ def write_sharded(plan: Plan, outdir: PathLike, max_shard_size: int | None,
     # it would be loaded instead (Transformers reads model.safetensors before an index).
     stale = [] if shard is not None else _stale_layout(outdir, {p.name for p in targets})
     if stale and not force:
-        raise UsageError(f"{outdir}: already holds {stale[0].name}"
-                         f"{f' and {len(stale) - 1} more checkpoint file(s)' if len(stale) > 1 else ''}"
-                         "; use --force to replace the checkpoint")
-    add = Counter(sum(t.nbytes for k in todo for t in sharding.shards[k - 1]), progress).add \
-        if progress else None
+        raise UsageError(
+            f"{outdir}: already holds {stale[0].name}"
+            f"{f' and {len(stale) - 1} more checkpoint file(s)' if len(stale) > 1 else ''}"
+            "; use --force to replace the checkpoint"
+        )
+    add = (
+        Counter(sum(t.nbytes for k in todo for t in sharding.shards[k - 1]), progress).add
+        if progress
+        else None
+    )
     try:
         with Atomic(targets, force) as atomic:
             for k in todo:

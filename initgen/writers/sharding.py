@@ -59,8 +59,7 @@ class Sharding:
 
     def index_bytes(self) -> bytes:
         """``model.safetensors.index.json``, as Transformers writes it (sorted, indent 2)."""
-        weight_map = {t.name: name for name, tensors in zip(self.names(), self.shards)
-                      for t in tensors}
+        weight_map = {t.name: name for name, tensors in zip(self.names(), self.shards) for t in tensors}
         total = sum(t.nbytes for tensors in self.shards for t in tensors)
         doc = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
         return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")

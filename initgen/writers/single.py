@@ -34,16 +34,19 @@ def output_format(path: Path, fmt: str | None = None) -> str:
     try:
         return FORMATS[path.suffix.lower()]
     except KeyError:
-        raise UsageError(f"{path}: cannot tell the format from the extension '{path.suffix}'; "
-                         "use .safetensors, .h5 or .hdf5, or --format") from None
+        raise UsageError(
+            f"{path}: cannot tell the format from the extension '{path.suffix}'; "
+            "use .safetensors, .h5 or .hdf5, or --format"
+        ) from None
 
 
 def metadata(plan: Plan, tensors: list[TensorPlan]) -> dict[str, str]:
     """What a file made by initgen records: enough to regenerate every tensor in it."""
     from ..generate.sampling import STREAM_DOC, STREAM_VERSION
 
-    per_tensor = {t.name: {k: v for k, v in t.to_json().items() if k not in ("name", "shape", "dtype")}
-                  for t in tensors}
+    per_tensor = {
+        t.name: {k: v for k, v in t.to_json().items() if k not in ("name", "shape", "dtype")} for t in tensors
+    }
     return {
         "format": "pt",
         "initgen.version": __version__,
@@ -60,13 +63,26 @@ def _check_platform() -> None:
         raise UsageError("initgen writes little-endian files and runs only on little-endian machines")
 
 
-def run_writer(writer: SafetensorsWriter | HDF5Writer, tensors: list[TensorPlan], seed: int,
-         threads: int | None, add: Callable[[int], None] | None) -> None:
+def run_writer(
+    writer: SafetensorsWriter | HDF5Writer,
+    tensors: list[TensorPlan],
+    seed: int,
+    threads: int | None,
+    add: Callable[[int], None] | None,
+) -> None:
     from ..generate.engine import generate
 
     try:
-        generate(tensors, seed, writer.write, threads, add, ordered=writer.ordered,
-                 processes=getattr(writer, "forkable", False), place=getattr(writer, "place", None))
+        generate(
+            tensors,
+            seed,
+            writer.write,
+            threads,
+            add,
+            ordered=writer.ordered,
+            processes=getattr(writer, "forkable", False),
+            place=getattr(writer, "place", None),
+        )
     finally:
         writer.close()
 
@@ -78,10 +94,19 @@ def preflight(plan: Plan, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
     check_plan(plan, max_bytes)
 
 
-def write(plan: Plan, out: PathLike, *, fmt: str | None = None, force: bool = False,
-          threads: int | None = None, progress: Progress | None = None,
-          max_shard_size: int | None = None, shard: tuple[int, int] | None = None,
-          direct_io: bool = True, max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
+def write(
+    plan: Plan,
+    out: PathLike,
+    *,
+    fmt: str | None = None,
+    force: bool = False,
+    threads: int | None = None,
+    progress: Progress | None = None,
+    max_shard_size: int | None = None,
+    shard: tuple[int, int] | None = None,
+    direct_io: bool = True,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Path:
     """Make every tensor of ``plan`` into ``out``, atomically.
 
     Args:
@@ -110,8 +135,18 @@ def write(plan: Plan, out: PathLike, *, fmt: str | None = None, force: bool = Fa
     if max_shard_size is not None or shard is not None:
         from .sharded import write_sharded
 
-        return write_sharded(plan, out, max_shard_size, shard, force=force, threads=threads,
-                             progress=progress, fmt=fmt, direct_io=direct_io, max_bytes=max_bytes)
+        return write_sharded(
+            plan,
+            out,
+            max_shard_size,
+            shard,
+            force=force,
+            threads=threads,
+            progress=progress,
+            fmt=fmt,
+            direct_io=direct_io,
+            max_bytes=max_bytes,
+        )
     preflight(plan, max_bytes)
     from .atomic import Atomic
 

@@ -21,8 +21,10 @@ def hdf5_name_problem(name: str) -> str | None:
     if "\0" in name:
         return f"tensor name {name!r} contains a NUL character, which HDF5 names cannot hold"
     if any(not part for part in name.split(".")):
-        return (f"tensor name {name!r} has an empty part between dots (a leading, trailing or "
-                "doubled '.'), which has no HDF5 group path")
+        return (
+            f"tensor name {name!r} has an empty part between dots (a leading, trailing or "
+            "doubled '.'), which has no HDF5 group path"
+        )
     return None
 
 
@@ -44,8 +46,10 @@ def check_hdf5_names(names: Iterable[str]) -> None:
         for k in range(1, len(parts)):
             prefix = ".".join(parts[:k])
             if prefix in taken:
-                raise UsageError(f"cannot write HDF5: tensor '{prefix}' would be both a dataset and "
-                                 f"the group holding '{name}'; write .safetensors or rename one of them")
+                raise UsageError(
+                    f"cannot write HDF5: tensor '{prefix}' would be both a dataset and "
+                    f"the group holding '{name}'; write .safetensors or rename one of them"
+                )
 
 
 def check_free_space(target: Path, nbytes: int) -> None:
@@ -57,16 +61,20 @@ def check_free_space(target: Path, nbytes: int) -> None:
         return  # cannot tell (a missing directory is reported by the target check)
     need = nbytes + DISK_MARGIN
     if need > free:
-        raise OutputError(f"{target}: needs {format_bytes(need)} but only {format_bytes(free)} is free on "
-                          f"{parent}; free some space or write elsewhere")
+        raise OutputError(
+            f"{target}: needs {format_bytes(need)} but only {format_bytes(free)} is free on "
+            f"{parent}; free some space or write elsewhere"
+        )
 
 
 def check_output(target: Path, kind: str, names: Iterable[str], nbytes: int) -> None:
     """Everything about an output that can be checked before writing it."""
     if target.exists() and not target.is_file() and not target.is_dir():
         # the finished file is renamed over the target: that would replace /dev/null itself
-        raise UsageError(f"{target}: is not a regular file (a device, pipe or socket); initgen "
-                         "renames the finished file over its target, so write to a file instead")
+        raise UsageError(
+            f"{target}: is not a regular file (a device, pipe or socket); initgen "
+            "renames the finished file over its target, so write to a file instead"
+        )
     names = list(names)
     for name in names:
         why = name_problem(name)
@@ -75,5 +83,3 @@ def check_output(target: Path, kind: str, names: Iterable[str], nbytes: int) -> 
     if kind == "hdf5":
         check_hdf5_names(names)
     check_free_space(target, nbytes)
-
-
