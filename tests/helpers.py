@@ -15,6 +15,10 @@ import numpy as np
 
 from initgen.analyze.moments import HIST_BINS
 from initgen.generate.sampling import fill_chunk
+from initgen.generate.tasks import make_tensor
+from initgen.plan import TensorPlan
+from initgen.schemes import SCHEMES, Context
+from initgen.schemes.fans import layout_fans
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -115,3 +119,67 @@ def sample_chunk(
 ) -> np.ndarray:
     """Values of chunk ``chunk`` (``n`` values) of an element-wise tensor, freshly allocated."""
     return fill_chunk(kind, params, seed, name, chunk, np.empty(n, dtype=dt))
+
+
+# --- whole-tensor schemes and other CPUs ------------------------------------------------
+
+SEED = 11
+
+
+def make_scheme_tensor(
+    scheme: str,
+    shape: tuple[int, ...],
+    args: dict | None = None,
+    layout: str = "torch",
+    dtype: str = "float64",
+    name: str = "w",
+    seed: int = SEED,
+) -> np.ndarray:
+    """One tensor of ``scheme`` made through its plan, as a file would hold it."""
+    fans = layout_fans(shape, layout)
+    d = SCHEMES[scheme].dist(Context(shape, fans, None, None, layout), args or {})
+    return make_tensor(TensorPlan(name, shape, dtype, scheme, args or {}, d, fans.fan_in, fans.fan_out), seed)
+
+
+HASH_CASES = [
+    ("orthogonal", (96, 40), {}, "torch", "float64"),
+    ("orthogonal", (24, 300), {}, "torch", "float32"),
+    ("orthogonal", (3, 3, 16, 32), {"gain": 1.5}, "keras", "float32"),
+    ("sparse", (64, 100), {"sparsity": 0.3}, "torch", "float32"),
+    ("dirac", (8, 4, 3, 3), {"groups": 2}, "torch", "float32"),
+]
+
+
+def whole_hashes() -> str:
+    return "".join(hashlib.sha256(make_scheme_tensor(*c).tobytes()).hexdigest() + "\n" for c in HASH_CASES)
+
+
+def numpy_cpu_features() -> str:
+    """The CPU features NumPy dispatches to in this process, sorted, one line."""
+    core = getattr(np, "_core", None) or np.core
+    enabled = core._multiarray_umath.__cpu_features__.items()
+    return " ".join(sorted(k for k, v in enabled if v))
+
+
+def run_in_child(script: str, env: Mapping[str, str]) -> str:
+    """stdout of ``script`` run by a fresh Python (tests/ on its path) with ``env`` added."""
+    import os
+    import subprocess
+    import sys
+
+    full = {k: v for k, v in os.environ.items() if k not in ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE")}
+    full.update(env)
+    code = f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); sys.path.insert(0, {str(ROOT)!r}); {script}"
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=full
+    ).stdout
+
+
+def assert_features_reached_numpy(env: Mapping[str, str], features: str) -> None:
+    """Guards a cross-CPU test: every feature ``env`` disables and this CPU has is off in
+    the child (else the test compared this machine with itself)."""
+    here = set(numpy_cpu_features().split())
+    there = set(features.split())
+    for feature in env.get("NPY_DISABLE_CPU_FEATURES", "").split():
+        if feature in here:
+            assert feature not in there, f"{feature} still enabled under {dict(env)}"

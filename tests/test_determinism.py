@@ -64,7 +64,7 @@ def test_hdf5_datasets_hold_the_same_bytes_as_safetensors(spec, tmp_path):
 
 
 # Each setting stands for another machine: NumPy's SIMD dispatch of an AVX2-only and a
-# baseline x86-64-v2 CPU, and OpenBLAS kernels of older CPUs (see PERF.md).
+# baseline x86-64-v2 CPU, and OpenBLAS kernels of older CPUs (docs/file-contract.md, 1.2).
 MACHINES = {
     "default": {},
     "avx2": {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"},

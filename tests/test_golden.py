@@ -128,9 +128,9 @@ def current(tmp: Path, set_version) -> tuple[dict, dict]:
 
 @pytest.fixture
 def set_version(monkeypatch):
-    import initgen.writers.single
+    import initgen.writers.common
 
-    return lambda: monkeypatch.setattr(initgen.writers.single, "__version__", "golden")
+    return lambda: monkeypatch.setattr(initgen.writers.common, "__version__", "golden")
 
 
 @pytest.mark.parametrize("dtype", DTYPE_NAMES)
@@ -153,10 +153,10 @@ def test_hdf5_output_is_pinned(tmp_path, set_version, dtype):
 if __name__ == "__main__":  # print fresh GOLDEN tables: python tests/test_golden.py
     import tempfile
 
-    import initgen.writers.single
+    import initgen.writers.common
 
     sys.path.insert(0, str(Path(__file__).parent))
-    initgen.writers.single.__version__ = "golden"  # type: ignore[attr-defined]
+    initgen.writers.common.__version__ = "golden"  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory() as d:
         st, h5 = current(Path(d), lambda: None)
     print("GOLDEN = {")

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from initgen.plan import build_plan
+from initgen.schemes.gains import ACTIVATION_RULES
 from initgen.spec import load_spec
 
 FAN_IN, FAN_OUT = 300, 100
@@ -17,6 +18,9 @@ LECUN = math.sqrt(1 / FAN_IN)
 # activation → (scheme, expected std), written from the published definitions.
 RULES = {
     "relu": ("he_normal", HE),
+    "relu6": ("he_normal", HE),
+    "prelu": ("he_normal", HE),
+    "mish": ("he_normal", HE),
     "gelu": ("he_normal", HE),
     "silu": ("he_normal", HE),
     "swish": ("he_normal", HE),
@@ -38,6 +42,10 @@ def weight(text: str):
 
 def dense(extra: str = "", top: str = "") -> str:
     return f"initgen: 1\n{top}layers:\n  - {{name: fc, type: dense, in: {FAN_IN}, out: {FAN_OUT}{extra}}}\n"
+
+
+def test_every_builtin_rule_is_checked():
+    assert set(RULES) == set(ACTIVATION_RULES)
 
 
 @pytest.mark.parametrize("activation", sorted(RULES))

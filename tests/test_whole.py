@@ -12,28 +12,15 @@ import math
 import numpy as np
 import pytest
 
+from helpers import (
+    SEED,
+    assert_features_reached_numpy,
+    run_in_child,
+    whole_hashes,
+)
+from helpers import make_scheme_tensor as make
 from initgen.errors import SpecError
 from initgen.generate.sampling import chunk_stream
-from initgen.generate.tasks import make_tensor
-from initgen.plan import TensorPlan
-from initgen.schemes import SCHEMES, Context
-from initgen.schemes.fans import layout_fans
-
-SEED = 11
-
-
-def make(
-    scheme: str,
-    shape: tuple[int, ...],
-    args: dict | None = None,
-    layout: str = "torch",
-    dtype: str = "float64",
-    name: str = "w",
-    seed: int = SEED,
-) -> np.ndarray:
-    fans = layout_fans(shape, layout)
-    d = SCHEMES[scheme].dist(Context(shape, fans, None, None, layout), args or {})
-    return make_tensor(TensorPlan(name, shape, dtype, scheme, args or {}, d, fans.fan_in, fans.fan_out), seed)
 
 
 def torch_matrix(x: np.ndarray, layout: str) -> np.ndarray:
@@ -178,21 +165,6 @@ def test_whole_tensor_values_depend_on_seed_and_name_only(scheme, shape, args):
         assert not np.array_equal(a, make(scheme, shape, args, dtype="float32", name="v"))
 
 
-HASH_CASES = [
-    ("orthogonal", (96, 40), {}, "torch", "float64"),
-    ("orthogonal", (24, 300), {}, "torch", "float32"),
-    ("orthogonal", (3, 3, 16, 32), {"gain": 1.5}, "keras", "float32"),
-    ("sparse", (64, 100), {"sparsity": 0.3}, "torch", "float32"),
-    ("dirac", (8, 4, 3, 3), {"groups": 2}, "torch", "float32"),
-]
-
-
-def whole_hashes() -> str:
-    import hashlib
-
-    return "".join(hashlib.sha256(make(*c).tobytes()).hexdigest() + "\n" for c in HASH_CASES)
-
-
 @pytest.mark.parametrize(
     "env",
     [
@@ -202,18 +174,9 @@ def whole_hashes() -> str:
     ids=["avx2", "x86-64-v2"],
 )
 def test_whole_tensor_bits_do_not_depend_on_cpu_features(env):
-    """The same bits when NumPy and OpenBLAS pick the kernels of older CPUs (PERF.md)."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = str(Path(__file__).resolve().parent.parent)
-    script = (
-        f"import sys; sys.path.insert(0, {root!r}); "
-        "from tests.test_whole import whole_hashes; print(whole_hashes(), end='')"
-    )
-    there = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env={**os.environ, **env}
-    )
-    assert there.stdout == whole_hashes()
+    """The same bits when NumPy and OpenBLAS pick the kernels of older CPUs
+    (docs/file-contract.md, 1.4)."""
+    script = "from helpers import numpy_cpu_features, whole_hashes; print(numpy_cpu_features()); print(whole_hashes(), end='')"
+    features, _, hashes = run_in_child(script, env).partition("\n")
+    assert_features_reached_numpy(env, features)
+    assert hashes == whole_hashes()

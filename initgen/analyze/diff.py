@@ -9,11 +9,11 @@ both with the same shape, dtype and bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..paths import PathLike
 from ..readers import WeightFile, open_weights
 from .stats import CHUNK_VALUES, FileStats, TensorStats, read_stats
 
@@ -95,7 +95,7 @@ def same_bytes(wa: WeightFile, wb: WeightFile, name: str) -> bool:
     return True
 
 
-def diff_files(a: str | Path, b: str | Path, *, threads: int | None = None) -> FileDiff:
+def diff_files(a: PathLike, b: PathLike, *, threads: int | None = None) -> FileDiff:
     """Compare two weight files of any supported formats, tensor by tensor.
 
     Args:

@@ -22,9 +22,9 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from ..paths import PathLike
 from ..progress import Counter, Progress
 from ..readers import TensorInfo, WeightFile, open_weights
 from ..threads import default_threads
@@ -217,7 +217,7 @@ def _recorded_number(v: Any, nonnegative: bool = False) -> float | None:
 
 
 def read_stats(
-    path: str | Path,
+    path: PathLike,
     *,
     threads: int | None = None,
     tensors: Sequence[str] = (),

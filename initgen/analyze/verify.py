@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import CheckFailed, FileFormatError
+from ..paths import PathLike
 from ..progress import Progress
 from ..readers import WeightFile, open_weights
 from .stats import default_threads, recorded_plans
@@ -77,7 +77,7 @@ def _plans(wf: WeightFile) -> tuple[int, list]:
     return seed, plans
 
 
-def verify(path: str | Path, *, threads: int | None = None, progress: Progress | None = None) -> Verified:
+def verify(path: PathLike, *, threads: int | None = None, progress: Progress | None = None) -> Verified:
     """Regenerate every tensor of a file made by initgen from its recorded plan and
     compare the bytes.
 

@@ -57,7 +57,7 @@ def consts(dt: np.dtype) -> Consts:
 
 
 # Scratch.get(residue=...) places buffers modulo this: a multiple of every direct
-# I/O alignment io/direct.py uses (those over it turn direct I/O off). The slack
+# I/O alignment writers/direct.py uses (those over it turn direct I/O off). The slack
 # before a placed buffer is never touched, so it costs address space, not memory.
 PLACE = 1 << 20
 

@@ -76,6 +76,10 @@ def make_tensor(t: TensorPlan, seed: int) -> np.ndarray:
     Returns:
         A NumPy array of ``t.shape`` in ``t.dtype`` (bfloat16 and float8 as ml_dtypes).
 
+    Raises:
+        AssertionError: ``t.dist`` names no sampler (a hand-made plan; ``build_plan``
+            only makes plans this initgen can generate).
+
     >>> from initgen import build_plan, load_spec
     >>> spec = load_spec("s.yaml", text="initgen: 1\\nlayers: [{name: fc, type: dense, in: 4, out: 2}]")
     >>> plan = build_plan(spec)

@@ -4,7 +4,7 @@ They are built from the same deterministic streams as element-wise schemes (the
 Gaussian matrix of ``orthogonal`` and the values of ``sparse`` are exactly what
 ``normal`` would give the tensor), and use no BLAS/LAPACK: the QR factorisation is a
 Gram-Schmidt written with element-wise products and ``np.add.reduce``, which give the
-same bits on every CPU (BLAS kernels do not; see PERF.md).
+same bits on every CPU (BLAS kernels do not; see docs/file-contract.md, 1.2).
 
 Layouts: torch's definitions read the output axis as the first ("rows"); for
 keras/jax kernels (``last_axis_out = 1``) the output axis is the last, so each scheme

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import FileFormatError
+from ..paths import PathLike
 from .base import TensorInfo, WeightFile
 from .hdf5 import HDF5File
 from .safetensors import SafetensorsFile
@@ -18,7 +19,7 @@ __all__ = ["HDF5File", "SafetensorsFile", "ShardedFile", "TensorInfo", "WeightFi
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
-def open_weights(path: str | Path) -> WeightFile:
+def open_weights(path: PathLike) -> WeightFile:
     """Open a safetensors file, an HDF5 file, or a sharded safetensors set (its
     ``*.safetensors.index.json`` or the directory holding it), by content."""
     path = Path(path)

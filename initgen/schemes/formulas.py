@@ -156,7 +156,7 @@ def explicit_truncated_normal(ctx: Context, a: dict[str, Any]) -> Dist:
     return truncated(mean, std, a["a"], a["b"])
 
 
-# --- whole-tensor schemes (whole.py) ---------------------------------------------------
+# --- whole-tensor schemes (generate/whole_tensor.py) --------------------------------------------
 
 
 def last_axis_out(ctx: Context) -> float:

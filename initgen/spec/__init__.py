@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
 from ..errors import SpecError
+from ..paths import PathLike
 from .model import LayerSpec, Spec, parse_spec
 from .yamlpos import Positions, load_yaml, render_path, spec_loader
 
@@ -17,7 +17,7 @@ MAX_SPEC_BYTES = 16 * 1024 * 1024
 
 
 def load_spec(
-    source: str | os.PathLike[str],
+    source: PathLike,
     overrides: Mapping[str, Any] | None = None,
     *,
     text: str | None = None,

@@ -3,8 +3,9 @@ streaming, in bounded memory."""
 
 from __future__ import annotations
 
+from .common import FORMATS, metadata, output_format, preflight
 from .sharded import shard_files, sharded_nbytes, write_sharded
-from .single import FORMATS, metadata, output_format, preflight, write
+from .single import write
 
 __all__ = [
     "FORMATS",

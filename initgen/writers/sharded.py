@@ -11,10 +11,11 @@ from pathlib import Path
 
 from ..checkpoint import INDEX_NAME, is_checkpoint_file
 from ..errors import UsageError
+from ..paths import PathLike
 from ..plan import DEFAULT_MAX_BYTES, Plan, TensorPlan
 from ..progress import Counter, Progress
+from .common import FORMATS, metadata, preflight, run_writer
 from .sharding import Sharding, assign
-from .single import FORMATS, PathLike, metadata, preflight, run_writer
 from .targets import check_output
 
 
