@@ -113,3 +113,13 @@ def test_public_functions_are_typed_and_documented(name):
 def test_paths_are_str_or_pathlike(name, arg):
     hint = typing.get_type_hints(getattr(initgen, name))[arg]
     assert set(typing.get_args(hint)) == {str, os.PathLike}, (name, hint)
+
+
+def test_the_version_is_defined_once():
+    import importlib.metadata
+
+    import tomllib
+
+    assert importlib.metadata.version("initgen") == initgen.__version__
+    project = tomllib.loads((SPECS.parent / "pyproject.toml").read_text())["project"]
+    assert "version" not in project and "version" in project["dynamic"]

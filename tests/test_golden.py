@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from initgen.dtypes import WEIGHT_DTYPES
+
 SPEC = """\
 initgen: 1
 name: golden
@@ -34,7 +36,7 @@ layers:
   - {name: ln, type: layernorm, dim: 10}
 """
 
-DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2")
+DTYPE_NAMES = WEIGHT_DTYPES  # every dtype a spec may choose has its golden hashes
 
 # dtype → (sha256 of the safetensors file, sha256 of the tensor data in file order)
 GOLDEN = {
