@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ROWS, COLS = 4096, 8192  # one tensor: 128 MiB of float32, 8 stats chunks
 
 CONTENDERS = {
-    "initgen stats, 1 thread": "from initgen.stats import read_stats; read_stats(PATH, threads=1)",
-    "initgen stats, all cores": "from initgen.stats import read_stats; read_stats(PATH)",
+    "initgen stats, 1 thread": "from initgen import read_stats; read_stats(PATH, threads=1)",
+    "initgen stats, all cores": "from initgen import read_stats; read_stats(PATH)",
     "load_file + float64 reductions": (
         "import numpy as np\nfrom safetensors.numpy import load_file\n"
         "for a in load_file(PATH).values():\n"

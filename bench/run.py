@@ -204,7 +204,7 @@ def main() -> None:
     ap.add_argument("--no-naive", action="store_true", help="skip the naive script (the slowest run)")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from initgen.generate.engine import default_threads
+    from initgen.threads import default_threads
 
     OUT.mkdir(parents=True, exist_ok=True)
     sets = QUICK_SETS if args.quick else []
