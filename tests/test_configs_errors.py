@@ -100,12 +100,30 @@ def test_harmless_values_of_refused_keys_pass(tmp_path: Path) -> None:
     assert load_config_spec(path).name == tmp_path.name
 
 
-def test_typo_key(tmp_path: Path) -> None:
-    path, e = _error(tmp_path, {**SMALL, "num_hiden_layers": 2})
-    assert str(e) == (f"{path}: num_hiden_layers: unknown key 'num_hiden_layers' for "
-                      "model_type 'llama' (LlamaConfig); keys initgen does not know are "
-                      "refused, as they may change the tensors; did you mean "
-                      "'num_hidden_layers'?")
+@pytest.mark.parametrize(("config", "typo", "meant"), [
+    (SMALL, "num_hiden_layers", "num_hidden_layers"),
+    (SMALL, "hidden_sizes", "hidden_size"),
+    (SMALL, "tie_word_embedding", "tie_word_embeddings"),
+    ({"model_type": "gpt2"}, "n_layers", "n_layer"),
+])
+def test_typo_key(tmp_path: Path, config: dict[str, Any], typo: str, meant: str) -> None:
+    path, e = _error(tmp_path, {**config, typo: 2})
+    family = config["model_type"]
+    cls = "LlamaConfig" if family == "llama" else "GPT2Config"
+    assert str(e) == (f"{path}: {typo}: unknown key '{typo}' for model_type '{family}' "
+                      f"({cls}), too close to '{meant}', which sets the tensors, to be taken "
+                      f"as an unrelated key; did you mean '{meant}'?")
+
+
+def test_other_unknown_keys_are_listed_and_change_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(SMALL))
+    plain = config_spec_text(*read_config(path))
+    path.write_text(json.dumps({**SMALL, "use_mrope": False, "sliding_window_size": 4096}))
+    text = config_spec_text(*read_config(path))
+    note = ("# Keys LlamaConfig does not define (the model does not read them): use_mrope,\n"
+            "#   sliding_window_size.\n")
+    assert note in text and text.replace(note, "") == plain
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [

@@ -24,11 +24,12 @@ FAMILIES = sorted(families())
 @pytest.mark.parametrize("model_type", FAMILIES)
 def test_every_switch_combination_plans(model_type: str, tmp_path: Path) -> None:
     fam = families()[model_type]
-    flags = sorted(fam.flags)
+    keys = [f.key for f in fam.flags]
+    options = [[False, True] if f.values is None else [None, *f.values] for f in fam.flags]
     for head in fam.heads:
-        for values in itertools.product([False, True], repeat=len(flags)):
+        for values in itertools.product(*options):
             config = {"model_type": model_type, "architectures": [head],
-                      **dict(zip(flags, values, strict=True))}
+                      **dict(zip(keys, values, strict=True))}
             text = config_spec_text(config, "config.json")
             spec = load_spec("config.json", {"n_layer": 1}, text=text)
             names = [t.name for t in build_plan(spec).tensors]

@@ -2,8 +2,11 @@
 
 Every key of the config is checked: the family's template reads it (a var, a flag or
 a limit), accepts it (a key of the config class that does not change tensors), or
-it is one of Transformers' generic keys. Anything else is refused, so a typo such as
-``num_hiden_layers`` cannot silently give a checkpoint of the wrong size.
+it is one of Transformers' generic keys. A key outside all of those that is a near
+miss of a key the template reads is refused, so a typo such as ``num_hiden_layers``
+cannot silently give a checkpoint of the default size; other unknown keys (stray
+keys of Hub configs, such as ``use_mrope``) change nothing in Transformers either, and
+are listed in the spec's comments.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from .keys import GENERIC, REFUSED
 
 WRITE_A_SPEC = ("write a spec instead (docs/spec.md); `initgen from-config` on a config of a "
                 "supported family gives a starting point")
+TYPO_CUTOFF = 0.85  # difflib ratio from which an unknown key is taken for a misspelling
 DTYPE_ALIASES = {"float": "float32", "half": "float16", "double": "float64", "bf16": "bfloat16",
                  "fp16": "float16", "fp32": "float32"}
 
@@ -43,6 +47,7 @@ class Resolved:
     flags: dict[str, bool]
     dtype: str
     dtype_key: str | None
+    unknown: tuple[str, ...] = ()  # keys no template or Transformers class names: ignored
 
 
 def supported() -> str:
@@ -82,9 +87,13 @@ def head_of(config: dict[str, Any], family: Family, source: str) -> Head:
     return family.heads[archs[0]]
 
 
-def check_keys(config: dict[str, Any], family: Family, source: str) -> None:
-    """Refuse keys that change tensors in ways the template does not model, and unknown keys."""
+def check_keys(config: dict[str, Any], family: Family, source: str) -> tuple[str, ...]:
+    """Refuse keys that change tensors in ways the template does not model, and unknown keys
+    that look like a misspelt key the template reads; return the other unknown keys."""
+    import difflib
+
     known = family.keys | GENERIC
+    unknown = []
     for key, value in config.items():
         if key in REFUSED:
             allowed, why = REFUSED[key]
@@ -99,11 +108,14 @@ def check_keys(config: dict[str, Any], family: Family, source: str) -> None:
                               f"{family.model_type} template does not model (it models "
                               f"{models})", source, key)
         elif key not in known:
-            hint = suggest(key, sorted(known))
-            raise SpecError(f"unknown key {key!r} for model_type {family.model_type!r} "
-                            f"({family.config_class}); keys initgen does not know are refused, "
-                            "as they may change the tensors", file=source, key=key,
-                            hint=hint or WRITE_A_SPEC)
+            near = difflib.get_close_matches(key, sorted(family.tensor_keys), 1, TYPO_CUTOFF)
+            if near:
+                raise SpecError(f"unknown key {key!r} for model_type {family.model_type!r} "
+                                f"({family.config_class}), too close to {near[0]!r}, which "
+                                "sets the tensors, to be taken as an unrelated key",
+                                file=source, key=key, hint=f"did you mean {near[0]!r}?")
+            unknown.append(key)
+    return tuple(unknown)
 
 
 def _show(value: Any) -> str:
@@ -135,12 +147,23 @@ def var_values(config: dict[str, Any], family: Family, source: str) -> tuple[Var
 
 def flag_values(config: dict[str, Any], family: Family, source: str) -> dict[str, bool]:
     """The template's structural switches (absent or null: the config class's default)."""
-    out = {}
-    for key, default in family.flags.items():
-        value = config.get(key)
-        if value is not None and not isinstance(value, bool):
-            raise SpecError(f"expected true or false, got {_show(value)}", file=source, key=key)
-        out[key] = default if value is None else value
+    out: dict[str, bool] = {}
+    for rule in family.flags:
+        value = config.get(rule.key)
+        if value is None:
+            out[rule.name] = out[rule.default] if isinstance(rule.default, str) else rule.default
+        elif rule.values is None and isinstance(value, bool):
+            out[rule.name] = value
+        elif rule.values is None:
+            raise SpecError(f"expected true or false, got {_show(value)}", file=source,
+                            key=rule.key)
+        elif any(value == v and type(value) is type(v) for v in rule.values):
+            out[rule.name] = rule.values[value]
+        else:
+            models = one_of(_show(v) for v in (*rule.values, None))
+            raise _refuse(f"{_show(value)} changes the tensors in a way the "
+                          f"{family.model_type} template does not model (it models {models})",
+                          source, rule.key)
     return out
 
 
@@ -166,7 +189,7 @@ def resolve(config: dict[str, Any], source: str) -> Resolved:
         raise SpecError(f"a config holds a JSON object, got {type(config).__name__}", file=source)
     family = family_of(config, source)
     head = head_of(config, family, source)
-    check_keys(config, family, source)
+    unknown = check_keys(config, family, source)
     dtype, dtype_key = dtype_of(config, source)
     return Resolved(family, head, var_values(config, family, source),
-                    flag_values(config, family, source), dtype, dtype_key)
+                    flag_values(config, family, source), dtype, dtype_key, unknown)

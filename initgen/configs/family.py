@@ -9,7 +9,9 @@ A template is data, read once per process. Its keys (see docs/from-config.md):
   a var without ``key`` is derived: its ``default`` expression always; ``aliases``
   lists other names of the key (the config class's ``attribute_map``);
 - ``flags``: config key → default boolean; structural switches (tied embeddings,
-  biases) resolved when the spec is rendered, through ``when:`` and ``{flag: key}``;
+  biases) resolved when the spec is rendered, through ``when:`` and ``{flag: key}``. A
+  flag may also read a non-boolean key: ``name: {key: k, values: {1: false, 2: true},
+  default: <bool or another flag>}`` (a value not in ``values`` is refused);
 - ``limits``: config key → the values the template models; any other value is refused;
 - ``accept``: the config class's other keys, which do not change tensors;
 - ``heads``: architecture → ``{prefix, default, layers}``; the base model's layers go
@@ -42,6 +44,16 @@ class VarRule:
 
 
 @dataclass(frozen=True)
+class FlagRule:
+    """A structural switch and the config key it is read from."""
+
+    name: str
+    key: str
+    default: bool | str  # a boolean, or the name of an earlier flag
+    values: Mapping[Any, bool] | None = None  # None: the key holds true or false
+
+
+@dataclass(frozen=True)
 class Head:
     """An architecture the family supports: its name prefix and its own layers."""
 
@@ -61,7 +73,7 @@ class Family:
     init: str
     notes: str
     vars: tuple[VarRule, ...]
-    flags: Mapping[str, bool]
+    flags: tuple[FlagRule, ...]
     limits: Mapping[str, tuple[Any, ...]]
     accept: frozenset[str]
     heads: Mapping[str, Head]
@@ -74,10 +86,15 @@ class Family:
         return next(h for h in self.heads.values() if h.default)
 
     @property
+    def tensor_keys(self) -> frozenset[str]:
+        """The config keys that change tensors: vars, flags and limits."""
+        return self.keys - self.accept
+
+    @property
     def keys(self) -> frozenset[str]:
         """Every config key the template reads or accepts."""
         names = {k for v in self.vars for k in (v.key, *v.aliases) if k}
-        return frozenset(names | set(self.flags) | set(self.limits)
+        return frozenset(names | {f.key for f in self.flags} | set(self.limits)
                          | self.accept)
 
 
@@ -108,11 +125,17 @@ def _parse(path: Path) -> Family:
         model_type=data["model_type"], config_class=data["config_class"],
         modeling=data.get("modeling", ""), init=" ".join(str(data["init"]).split()),
         notes=" ".join(str(data.get("notes", "")).split()), vars=rules,
-        flags={k: bool(v) for k, v in (data.get("flags") or {}).items()},
+        flags=tuple(_flag(k, v) for k, v in (data.get("flags") or {}).items()),
         limits={k: tuple(v) for k, v in (data.get("limits") or {}).items()},
         accept=frozenset(data.get("accept") or ()), heads=heads, layers=list(data["layers"]),
         path=path,
     )
+
+
+def _flag(name: str, spec: Any) -> FlagRule:
+    if isinstance(spec, bool):
+        return FlagRule(name, name, spec)
+    return FlagRule(name, spec["key"], spec["default"], dict(spec["values"]))
 
 
 @functools.cache

@@ -121,6 +121,8 @@ def render(r: Resolved, source: str) -> str:
         f"# Init, as Transformers' _init_weights: {fam.init}",
         *([f"# Note: {fam.notes}"] if fam.notes else []),
         f"# Structural switches (from the config): {switches}.",
+        *([(f"# Keys {fam.config_class} does not define (the model does not read them): "
+           f"{', '.join(r.unknown)}.")] if r.unknown else []),
         "# Vars hold the config's numbers: shrink with --set, e.g. --set n_layer=2.",
     ]
     body = [
