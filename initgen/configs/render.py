@@ -18,6 +18,7 @@ from .convert import Resolved, VarValue
 PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 YAML_WORDS = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
 BLOCK_KEYS = ("group", "repeat", "as", "prefix", "layout", "dtype")
+WIDTH = 96  # spec lines are folded at this width
 
 
 def holds(cond: Any, flags: dict[str, bool]) -> bool:
@@ -73,12 +74,25 @@ def flow(value: Any) -> str:
     return scalar(value)
 
 
+def flow_lines(item: dict[str, Any], lead: str, width: int = WIDTH) -> list[str]:
+    """A layer as a flow mapping starting with ``lead``, folded after commas at ``width``."""
+    parts = [f"{scalar(k)}: {flow(v)}" for k, v in item.items()]
+    lines, line = [], lead + "{" + parts[0]
+    for part in parts[1:]:
+        if len(line) + len(part) + 3 > width:
+            lines.append(line + ",")
+            line = " " * (len(lead) + 1) + part
+        else:
+            line += ", " + part
+    return [*lines, line + "}"]
+
+
 def emit_layers(items: list[Any], indent: int) -> list[str]:
     """Layers as YAML lines: a flow mapping per layer, block mappings for blocks."""
     pad, lines = " " * indent, []
     for item in items:
         if not any(k in item for k in ("group", "repeat")):
-            lines.append(f"{pad}- {flow(item)}")
+            lines += flow_lines(item, f"{pad}- ")
             continue
         keys = [k for k in BLOCK_KEYS if k in item]
         for n, key in enumerate(keys):
