@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 
+CONFIG_NAME = "config.json"
 SINGLE_NAME = "model.safetensors"
 INDEX_NAME = "model.safetensors.index.json"
+# save_pretrained's default max_shard_size (Transformers 5): most models are one file.
+SAVE_PRETRAINED_SHARD_SIZE = 50 * 10**9
 SHARD_NAME = re.compile(r"model-\d{5}-of-\d{5}\.safetensors")
 
 

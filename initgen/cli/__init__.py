@@ -92,9 +92,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import info, inspect, make, planning
+    from . import fromconfig, info, inspect, make, planning
 
-    for module in (make, inspect, planning, info):
+    for module in (make, fromconfig, inspect, planning, info):
         for cmd in module.COMMANDS:
             main.add_command(cmd)
 

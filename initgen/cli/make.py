@@ -67,8 +67,11 @@ def make(
     direct_io: bool,
     quiet: bool,
 ) -> None:
-    """Make the weights described by SPEC into a file.
+    """Make the weights described by SPEC into a file, or a model directory.
 
+    SPEC is a spec file, or a Transformers config.json (or a directory holding one):
+    then -o names a directory that from_pretrained loads (config.json copied
+    unchanged, model.safetensors or shards + index as save_pretrained names them).
     The whole spec and every option are checked before any work; files are
     written under temporary names and renamed at the end, so an error, Ctrl-C or
     SIGTERM leaves nothing behind.
@@ -77,7 +80,9 @@ def make(
       initgen make specs/llama.yaml -o llama.safetensors
       initgen make specs/llama.yaml -o llama/ --max-shard-size 2GB
       initgen make specs/llama.yaml -o llama/ --max-shard-size 2GB --shard 2/3
+      initgen make Llama-3.1-8B/config.json -o llama-8b/ --max-shard-size 5GB
     """
+    from ..configs import is_config_source
     from ..units import format_bytes, parse_size
     from ..writers import output_format, sharded_nbytes, write
     from ..writers.atomic import check_target
@@ -88,31 +93,52 @@ def make(
         parse_size(max_shard_size, "--max-shard-size", positive=True) if max_shard_size is not None else None
     )
     which = parse_shard(shard) if shard is not None else None
-    if shard_bytes is None and which is None:
+    config = is_config_source(spec)
+    if config:
+        shard_bytes = _model_dir_options(spec, out, sets, fmt, shard_bytes)
+    elif shard_bytes is None and which is None:
         output_format(out, fmt)
         check_target(out, force)
     plan = load_plan(spec, sets, seed, dtype, check=False)
     total = sharded_nbytes(plan, shard_bytes, which)
+    options = dict(force=force, threads=threads, shard=which, direct_io=direct_io, max_bytes=max_bytes())
     with progress_bar(out.name, quiet, data=True) as progress:
-        write(
-            plan,
-            out,
-            fmt=fmt,
-            force=force,
-            threads=threads,
-            max_shard_size=shard_bytes,
-            shard=which,
-            direct_io=direct_io,
-            max_bytes=max_bytes(),
-            progress=progress,
-        )
+        if config:
+            from ..configs import read_config
+            from ..writers import write_model_dir
+
+            raw = Path(read_config(spec)[1]).read_bytes()
+            write_model_dir(plan, out, raw, max_shard_size=shard_bytes, progress=progress, **options)  # type: ignore[arg-type]
+        else:
+            write(plan, out, fmt=fmt, max_shard_size=shard_bytes, progress=progress, **options)  # type: ignore[arg-type]
     if not quiet:
         what = f"shard {which[0]}/{which[1]} of " if which else ""
         click.echo(
-            f"wrote {what}{out}: {len(plan.tensors)} tensors, {plan.params:,} params, "
-            f"{format_bytes(total)} (seed {plan.seed})",
+            f"wrote {what}{out}{'/ (config.json and weights)' if config else ''}: {len(plan.tensors)} "
+            f"tensors, {plan.params:,} params, {format_bytes(total)} (seed {plan.seed})",
             err=True,
         )
+
+
+def _model_dir_options(spec: str, out: Path, sets: tuple[str, ...], fmt: str | None, size: int | None) -> int:
+    """The checks a model directory's options need; returns its shard size."""
+    from ..checkpoint import SAVE_PRETRAINED_SHARD_SIZE
+    from ..errors import UsageError
+
+    if sets:
+        raise UsageError(
+            f"{spec}: --set would change the model, but its config.json is copied unchanged; "
+            "edit the config (num_hidden_layers, hidden_size, ...), or make a spec with "
+            "`initgen from-config` and --set that"
+        )
+    if fmt not in (None, "safetensors"):
+        raise UsageError(f"{spec}: a model directory holds safetensors files; drop --format {fmt}")
+    if out.suffix.lower() in (".safetensors", ".h5", ".hdf5"):
+        raise UsageError(
+            f"{out}: from a config, -o names a model directory (e.g. -o {out.with_suffix('')}/), "
+            "which gets config.json and the weights"
+        )
+    return size or SAVE_PRETRAINED_SHARD_SIZE
 
 
 COMMANDS = [make]

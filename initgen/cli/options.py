@@ -14,7 +14,11 @@ if TYPE_CHECKING:
 
 
 def spec_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """SPEC plus --set/--seed/--dtype/--max-bytes: everything that decides a plan."""
+    """SPEC plus --set/--seed/--dtype/--max-bytes: everything that decides a plan.
+
+    SPEC is a spec file, or a Transformers ``config.json`` (or a directory holding one),
+    which :mod:`initgen.configs` turns into a spec.
+    """
     f = click.option(
         "--dtype",
         type=click.Choice(WEIGHT_DTYPES),
@@ -35,7 +39,7 @@ def spec_options(f: Callable[..., Any]) -> Callable[..., Any]:
         metavar="VAR=VALUE",
         help="Replace a var of the spec (repeatable), e.g. --set n_layer=2.",
     )(f)
-    f = click.argument("spec", type=click.Path(dir_okay=False))(f)
+    f = click.argument("spec", type=click.Path())(f)
     return f
 
 
@@ -63,10 +67,16 @@ def load_plan(
 ) -> Plan:
     """The plan of SPEC with the command's options; ``check``: run the plan's limits
     here (``make`` leaves them to :func:`initgen.write`, which runs them itself)."""
+    from ..configs import is_config_source, load_config_spec
     from ..plan import build_plan, check_plan
     from ..spec import load_spec, parse_overrides
 
-    plan = build_plan(load_spec(spec, parse_overrides(list(sets)), dtype=dtype), seed)
+    overrides = parse_overrides(list(sets))
+    if is_config_source(spec):
+        loaded = load_config_spec(spec, overrides, dtype)
+    else:
+        loaded = load_spec(spec, overrides, dtype=dtype)
+    plan = build_plan(loaded, seed)
     if check:
         check_plan(plan, max_bytes())
     return plan

@@ -4,7 +4,7 @@ streaming, in bounded memory."""
 from __future__ import annotations
 
 from .common import FORMATS, metadata, output_format, preflight
-from .sharded import shard_files, sharded_nbytes, write_sharded
+from .sharded import shard_files, sharded_nbytes, write_model_dir, write_sharded
 from .single import write
 
 __all__ = [
@@ -15,5 +15,6 @@ __all__ = [
     "shard_files",
     "sharded_nbytes",
     "write",
+    "write_model_dir",
     "write_sharded",
 ]

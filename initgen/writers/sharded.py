@@ -7,9 +7,10 @@ only when all of them are complete.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
-from ..checkpoint import INDEX_NAME, is_checkpoint_file
+from ..checkpoint import CONFIG_NAME, INDEX_NAME, SAVE_PRETRAINED_SHARD_SIZE, is_checkpoint_file
 from ..errors import UsageError
 from ..paths import PathLike
 from ..plan import DEFAULT_MAX_BYTES, Plan, TensorPlan
@@ -46,13 +47,16 @@ def write_sharded(
     fmt: str | None = None,
     direct_io: bool = True,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    extra: Mapping[str, bytes] | None = None,
 ) -> Path:
     """Shards of ``plan`` and ``model.safetensors.index.json`` into directory ``outdir``.
 
     The arguments are :func:`initgen.write`'s; ``shard=(k, n)`` makes only shard ``k``
     of ``n`` (and the index), byte-identical to that shard of a full run. A full run
     replaces every checkpoint file of another sharding in ``outdir`` (with ``force``).
-    Returns ``outdir``; raises as :func:`initgen.write` does.
+    ``extra`` maps more file names to their bytes (a model directory's ``config.json``),
+    written and renamed into place with the shards; one already there with the same
+    bytes is left as it is. Returns ``outdir``; raises as :func:`initgen.write` does.
     """
     from .atomic import Atomic
     from .safetensors import SafetensorsWriter
@@ -100,7 +104,10 @@ def write_sharded(
         if not outdir.parent.is_dir():
             raise UsageError(f"{outdir}: the directory {outdir.parent} does not exist")
         outdir.mkdir()
+    # Files every run brings (the index, a config.json): identical ones are left as they are.
+    others = {name: data for name, data in (extra or {}).items() if not _holds(outdir / name, data)}
     targets = [outdir / names[k - 1] for k in todo] + ([index_path] if write_index else [])
+    targets += [outdir / name for name in others]
     # A full run replaces the whole checkpoint: files of another sharding left beside
     # it would be loaded instead (Transformers reads model.safetensors before an index).
     stale = [] if shard is not None else _stale_layout(outdir, {p.name for p in targets})
@@ -122,6 +129,8 @@ def write_sharded(
                 tmp = atomic.tmp(outdir / names[k - 1])
                 writer = SafetensorsWriter(tmp, tensors, metadata(plan, tensors), direct_io)
                 run_writer(writer, tensors, plan.seed, threads, add)
+            for name, data in others.items():
+                atomic.tmp(outdir / name).write_bytes(data)
             if write_index:
                 atomic.tmp(index_path).write_bytes(index)  # type: ignore[arg-type]
             atomic.commit()
@@ -137,8 +146,56 @@ def write_sharded(
     return outdir
 
 
+def _holds(path: Path, data: bytes) -> bool:
+    return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
+
+
 def _stale_layout(outdir: Path, keep: set[str]) -> list[Path]:
     """Checkpoint files in ``outdir`` (initgen's and Transformers' names) not in ``keep``."""
     if not outdir.is_dir():
         return []
     return sorted(p for p in outdir.iterdir() if p.name not in keep and is_checkpoint_file(p.name))
+
+
+def write_model_dir(
+    plan: Plan,
+    outdir: PathLike,
+    config: bytes,
+    *,
+    max_shard_size: int | None = None,
+    shard: tuple[int, int] | None = None,
+    force: bool = False,
+    threads: int | None = None,
+    progress: Progress | None = None,
+    direct_io: bool = True,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Path:
+    """A model directory that Transformers' ``from_pretrained`` loads.
+
+    Args:
+        plan: the plan of the model (``initgen.configs.load_config_spec`` → ``build_plan``).
+        outdir: the directory (created if missing).
+        config: the bytes of the ``config.json`` to put beside the weights, unchanged.
+        max_shard_size: bytes per shard (default: ``save_pretrained``'s, 50 GB), so the
+            files are ``model.safetensors``, or ``model-0000k-of-0000n.safetensors`` and
+            ``model.safetensors.index.json``, as ``save_pretrained`` names them.
+        shard, force, threads, progress, direct_io, max_bytes: as :func:`initgen.write`.
+
+    Returns:
+        ``outdir``.
+
+    Raises:
+        As :func:`initgen.write`; nothing is left behind on failure.
+    """
+    return write_sharded(
+        plan,
+        outdir,
+        max_shard_size or SAVE_PRETRAINED_SHARD_SIZE,
+        shard,
+        force=force,
+        threads=threads,
+        progress=progress,
+        direct_io=direct_io,
+        max_bytes=max_bytes,
+        extra={CONFIG_NAME: config},
+    )
