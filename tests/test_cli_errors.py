@@ -21,6 +21,16 @@ from click.testing import CliRunner
 from initgen.cli import main
 
 MLP = b"initgen: 1\nname: t\nlayers:\n  - {name: fc, type: dense, in: 4, out: 2, activation: relu}\n"
+LLAMA_CONFIG = json.dumps(
+    {
+        "model_type": "llama",
+        "hidden_size": 8,
+        "intermediate_size": 16,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "vocab_size": 16,
+    }
+).encode()
 F32 = {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}
 
 
@@ -88,8 +98,30 @@ ROWS: dict[str, tuple[list[str], dict, int, str]] = {
         ["validate", "{d}/sd"],
         {"sd": None},
         2,
-        USAGE.format(cmd="validate", arg="SPEC") + "Invalid value for 'SPEC': File "
-        "'{d}/sd' is a directory.\n",
+        "error: {d}/sd: is a directory without a config.json; give a spec file, a config.json, "
+        "or a model directory that holds one\n",
+    ),
+    # -- model directories from a config.json ------------------------------------------
+    "config with --set": (
+        ["make", "{d}/config.json", "-o", "{d}/out", "--set", "n_layer=1"],
+        {"config.json": LLAMA_CONFIG},
+        2,
+        "error: {d}/config.json: --set would change the model, but its config.json is copied "
+        "unchanged; edit the config (num_hidden_layers, hidden_size, ...), or make a spec with "
+        "`initgen from-config` and --set that\n",
+    ),
+    "config to HDF5": (
+        ["make", "{d}/config.json", "-o", "{d}/out", "--format", "hdf5"],
+        {"config.json": LLAMA_CONFIG},
+        2,
+        "error: {d}/config.json: a model directory holds safetensors files; drop --format hdf5\n",
+    ),
+    "config to a file name": (
+        ["make", "{d}/config.json", "-o", "{d}/w.safetensors"],
+        {"config.json": LLAMA_CONFIG},
+        2,
+        "error: {d}/w.safetensors: from a config, -o names a model directory (e.g. -o {d}/w/), "
+        "which gets config.json and the weights\n",
     ),
     # -- options (initgen) ------------------------------------------------------------
     "bad --set": (

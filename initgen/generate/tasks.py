@@ -7,6 +7,7 @@ worker makes it, in what order, or what else is made. Whole-tensor schemes
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -59,11 +60,22 @@ def make_chunk(
         buffers.get("chunk", count, wdt, residue if same else None) if buffers else np.empty(count, dtype=wdt)
     )
     fill_chunk(t.dist.kind, t.dist.params, seed, t.name, chunk, work)
+    if "zero_row" in t.dist.params:
+        zero_row(work, int(t.dist.params["zero_row"]), t.shape, chunk * CHUNK)
     if same:
         return work
     res = buffers.get("out", count, out, residue) if buffers else np.empty(count, dtype=out)
     np.copyto(res, work, casting="unsafe")  # round to nearest even (ml_dtypes for bf16/fp8)
     return res
+
+
+def zero_row(values: np.ndarray, row: int, shape: tuple[int, ...], start: int) -> None:
+    """Set the part of row ``row`` (first axis) that falls in ``values`` to 0, where
+    ``values`` are a tensor's elements from ``start`` on, in row-major order."""
+    width = math.prod(shape[1:])
+    lo, hi = max(row * width, start), min((row + 1) * width, start + values.size)
+    if lo < hi:
+        values[lo - start : hi - start] = 0
 
 
 def make_tensor(t: TensorPlan, seed: int) -> np.ndarray:

@@ -133,3 +133,21 @@ def scaled(d: Dist, s: float) -> Dist:
         return d
     params = {k: (v * s if k in SCALED_PARAMS[d.kind] else v) for k, v in d.params.items()}
     return Dist(d.kind, params, d.mean * s, d.std * s)
+
+
+def with_zero_row(d: Dist, row: int, shape: tuple[int, ...]) -> Dist:
+    """``d`` with row ``row`` of the first axis set to 0 (a padding embedding).
+
+    The mean and std are those of the mixture: a fraction f = 1/rows of zeros.
+    """
+    if not shape or not 0 <= row < shape[0]:
+        rows = shape[0] if shape else 0
+        raise SpecError(
+            f"zero_row: {row} is not a row of this tensor (0 … {rows - 1})"
+            if rows
+            else "zero_row: a scalar has no rows"
+        )
+    f = 1 / shape[0]
+    mean = (1 - f) * d.mean
+    second = (1 - f) * (d.std**2 + d.mean**2)
+    return Dist(d.kind, {**d.params, "zero_row": row}, mean, math.sqrt(max(0.0, second - mean**2)))

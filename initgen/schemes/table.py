@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SpecError, one_of, suggest
-from .dists import Dist, scaled
+from .dists import Dist, scaled, with_zero_row
 from .fans import Fans
 from .gains import GAIN_NAMES
 
@@ -65,7 +65,8 @@ class Param:
             )
         if value is None and self.default is None:
             return None
-        wanted = "a number, 'auto' or a nonlinearity" if self.kind is object else f"a {self.kind.__name__}"
+        words = {object: "a number, 'auto' or a nonlinearity", int: "a whole number", float: "a number"}
+        wanted = words.get(self.kind, f"a {self.kind.__name__}")
         raise SpecError(f"expected {wanted}, got {value!r}")
 
     def to_json(self) -> dict[str, Any]:
@@ -78,6 +79,13 @@ class Param:
 
 
 SCALE = Param("scale", 1.0, "multiplier on the values (std, bounds, value, gain)")
+ZERO_ROW = Param(
+    "zero_row",
+    None,
+    "a row (index along the first axis) set to 0 after drawing: an embedding's padding_idx, "
+    "as torch's nn.Embedding(padding_idx=...) and Transformers' _init_weights leave it",
+    kind=int,
+)
 
 
 @dataclass(frozen=True)
@@ -92,9 +100,11 @@ class Scheme:
 
     @property
     def all_params(self) -> tuple[Param, ...]:
-        """Its own parameters, plus the generic value multiplier ``scale``."""
+        """Its own parameters, plus the generic value multiplier ``scale`` and, for
+        element-wise schemes, ``zero_row``."""
         own = {p.name for p in self.params}
-        return self.params if "scale" in own else (*self.params, SCALE)
+        generic = () if "scale" in own else (SCALE,)
+        return (*self.params, *generic) if self.whole_tensor else (*self.params, *generic, ZERO_ROW)
 
     def dist(self, ctx: Context, args: Mapping[str, Any] | None = None) -> Dist:
         """Check ``args`` against the parameters and resolve for one tensor."""
@@ -114,9 +124,10 @@ class Scheme:
                 values[p.name] = p.check(args[p.name]) if p.name in args else p.default
             except SpecError as e:
                 raise SpecError(f"{p.name}: {e.message}", hint=e.hint) from None
+        row = values.pop("zero_row", None)
         d = self.resolve(ctx, values)
-        if self.all_params is self.params:  # a scheme with its own 'scale'
-            return d
-        if not values["scale"] > 0:
-            raise SpecError(f"scale must be positive, got {values['scale']:g}")
-        return scaled(d, values["scale"])
+        if "scale" not in {p.name for p in self.params}:  # the generic multiplier
+            if not values["scale"] > 0:
+                raise SpecError(f"scale must be positive, got {values['scale']:g}")
+            d = scaled(d, values["scale"])
+        return d if row is None else with_zero_row(d, row, ctx.shape)

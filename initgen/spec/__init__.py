@@ -48,7 +48,11 @@ def load_spec(
         except FileNotFoundError:
             raise SpecError("no such file", file=name) from None
         except IsADirectoryError:
-            raise SpecError("is a directory, not a spec file", file=name) from None
+            raise SpecError(
+                "is a directory without a config.json; give a spec file, a config.json, or a "
+                "model directory that holds one",
+                file=name,
+            ) from None
         except OSError as e:
             raise SpecError(f"cannot read: {e.strerror}", file=name) from None
         if len(raw) > MAX_SPEC_BYTES:
