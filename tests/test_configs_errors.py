@@ -17,6 +17,7 @@ from initgen.configs import (
 )
 from initgen.configs.convert import WRITE_A_SPEC, supported
 from initgen.errors import SpecError
+from initgen.plan import build_plan
 
 SMALL = {"model_type": "llama", "num_hidden_layers": 1, "hidden_size": 32,
          "intermediate_size": 32, "num_attention_heads": 2, "vocab_size": 16}
@@ -187,3 +188,15 @@ def test_unknown_set_var_is_the_spec_error(tmp_path: Path) -> None:
 def test_config_spec_text_checks_the_object() -> None:
     with pytest.raises(SpecError, match="^c.json: a config holds a JSON object, got list$"):
         config_spec_text([1], "c.json")  # type: ignore[arg-type]
+
+
+def test_sizes_that_do_not_fit_are_located_in_the_spec(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**SMALL, "num_attention_heads": 3, "num_key_value_heads": 2,
+                                "hidden_size": 96}))
+    text = config_spec_text(*read_config(path))
+    line = 1 + next(i for i, x in enumerate(text.splitlines()) if 'kv_heads: "${' in x)
+    with pytest.raises(SpecError) as info:
+        build_plan(load_config_spec(path))
+    assert str(info.value) == (f"spec of {path}:{line}: layers[0].layers[1].layers[1].kv_heads: "
+                               "kv_heads=2 must divide heads=3")

@@ -21,7 +21,8 @@ from ..errors import SpecError
 if TYPE_CHECKING:
     from ..spec import Spec
 
-__all__ = ["config_spec_text", "is_config_source", "load_config_spec", "read_config"]
+__all__ = ["config_spec_text", "is_config_source", "load_config_spec", "read_config",
+           "spec_source"]
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 
@@ -94,8 +95,17 @@ def load_config_spec(path: str | Path, overrides: Mapping[str, Any] | None = Non
     """Read a config and load its spec, as ``load_spec`` does for a spec file.
 
     ``overrides`` replace vars (``--set n_layer=2``); ``dtype`` replaces the config's.
+    Errors found in the spec itself (sizes that do not fit together, such as heads not
+    dividing the width) are located in it as "spec of <config>:<line>", the line of
+    ``initgen from-config``'s output.
     """
     from ..spec import load_spec
 
     config, source = read_config(path)
-    return load_spec(source, overrides, text=config_spec_text(config, source), dtype=dtype)
+    return load_spec(spec_source(source), overrides, text=config_spec_text(config, source),
+                     dtype=dtype)
+
+
+def spec_source(source: str) -> str:
+    """How errors name the spec made from the config at ``source``."""
+    return f"spec of {source}"
