@@ -33,14 +33,18 @@ fuzz: $(STAMP)
 	INITGEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -n 2 tests/test_fuzz_spec.py tests/test_fuzz_files.py
 
 # make bench: generation vs zero-write, sampling floor and a naive script (bench/run.py),
-# then stats throughput and memory vs plain NumPy reads (bench/bench_stats.py).
+# then stats throughput and memory vs plain NumPy reads (bench/bench_stats.py), then
+# Llama-3.1-8B bfloat16 made from its config.json vs the zero-write floor (bench/bench_config.py).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/bench_stats.py
+	$(BIN)/python bench/bench_config.py
 
 # make interop: a separate venv with torch, torchvision, Transformers, timm and Keras (not needed
 # by `make test`); records tests/data/reference/*.json from the real frameworks, then
-# loads every shipped spec's file into its framework model and runs a forward pass.
+# loads every shipped spec's file into its framework model and runs a forward pass; then
+# records what save_pretrained writes for a tiny config of every supported model family
+# (tests/data/reference/configs) and loads initgen's model directories with from_pretrained.
 INTEROP := .venv-interop
 $(INTEROP)/.installed: pyproject.toml
 	test -x $(INTEROP)/bin/python || $(PYTHON) -m venv $(INTEROP)
@@ -51,6 +55,8 @@ $(INTEROP)/.installed: pyproject.toml
 interop: $(INTEROP)/.installed
 	$(INTEROP)/bin/python scripts/record_reference.py
 	$(INTEROP)/bin/python scripts/interop.py
+	$(INTEROP)/bin/python scripts/record_configs.py
+	$(INTEROP)/bin/python scripts/interop_configs.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache bench/out

@@ -80,7 +80,8 @@ def main() -> None:
         rss = max(r for _, r in rs)
         print(f"{name:24}{s:8.1f}{nbytes / s / 1e9:8.2f}{rss / 1e6:8.0f} MB{s / floor:8.2f}")
     rss = max(r for _, r in runs["initgen make CONFIG"])
-    print(f"initgen peak RSS {rss / 1e9:.2f} GB: {'ok' if rss <= RSS_BAR else 'OVER'} (bar {RSS_BAR / 1e9:.1f} GB)")
+    verdict = "ok" if rss <= RSS_BAR else "OVER"
+    print(f"initgen peak RSS {rss / 1e9:.2f} GB: {verdict} (bar {RSS_BAR / 1e9:.1f} GB)")
 
 
 if __name__ == "__main__":

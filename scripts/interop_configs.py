@@ -160,7 +160,7 @@ def check_values(rec: dict, out: Path) -> int:
     problems, checked = [], 0
     for f in sorted(out.glob("*.safetensors")):
         with safe_open(str(f), framework="pt") as sf:
-            for name in sf.keys():  # noqa: SIM118 -- safe_open is not iterable
+            for name in sf.keys():
                 w = want[name]
                 x = sf.get_tensor(name).to(torch.float64)
                 if w["const"] is not None:
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             summary = run_case(rec, args)
             print(f"ok   {rec['case']}: {summary}", flush=True)
-        except Exception as exc:  # noqa: BLE001 -- one line per case, then go on
+        except Exception as exc:
             failed += 1
             kind = "" if isinstance(exc, CaseFailure) else f"{type(exc).__name__}: "
             print(f"FAIL {rec['case']}: {kind}{exc}", flush=True)

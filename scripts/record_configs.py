@@ -55,8 +55,7 @@ DECODER = {
 }
 
 
-def family(config: str, head: str, kwargs: dict, ties: tuple[bool, ...],
-           base: str | None = None) -> dict:
+def family(config: str, head: str, kwargs: dict, ties: tuple[bool, ...], base: str | None = None) -> dict:
     """config: the config class; head: the architecture class of the LM cases; base:
     the base-model class of the extra ``<family>-base`` case; ties: the values of
     ``tie_word_embeddings`` recorded (one: that value only, named without a suffix)."""
@@ -66,57 +65,131 @@ def family(config: str, head: str, kwargs: dict, ties: tuple[bool, ...],
 MOE = {"num_experts_per_tok": 2, "decoder_sparse_step": 1, "mlp_only_layers": []}
 
 FAMILIES: dict[str, dict] = {
-    "llama": family("LlamaConfig", "LlamaForCausalLM", DECODER, (False, True),
-                    base="LlamaModel"),
-    "mistral": family("MistralConfig", "MistralForCausalLM",
-                      {**DECODER, "sliding_window": 32}, (False, True)),
+    "llama": family("LlamaConfig", "LlamaForCausalLM", DECODER, (False, True), base="LlamaModel"),
+    "mistral": family(
+        "MistralConfig", "MistralForCausalLM", {**DECODER, "sliding_window": 32}, (False, True)
+    ),
     "qwen2": family("Qwen2Config", "Qwen2ForCausalLM", DECODER, (False, True)),
-    "qwen3": family("Qwen3Config", "Qwen3ForCausalLM", {**DECODER, "head_dim": 16},
-                    (False, True)),
-    "gemma2": family("Gemma2Config", "Gemma2ForCausalLM",
-                     {**DECODER, "head_dim": 16, "query_pre_attn_scalar": 16,
-                      "sliding_window": 32}, (True, False)),
+    "qwen3": family("Qwen3Config", "Qwen3ForCausalLM", {**DECODER, "head_dim": 16}, (False, True)),
+    "gemma2": family(
+        "Gemma2Config",
+        "Gemma2ForCausalLM",
+        {**DECODER, "head_dim": 16, "query_pre_attn_scalar": 16, "sliding_window": 32},
+        (True, False),
+    ),
     # Phi3Config's default pad_token_id (32000) is outside a 128-token vocabulary.
-    "phi3": family("Phi3Config", "Phi3ForCausalLM",
-                   {**DECODER, "pad_token_id": None, "bos_token_id": 1, "eos_token_id": 2},
-                   (False, True)),
-    "mixtral": family("MixtralConfig", "MixtralForCausalLM",
-                      {**DECODER, "num_local_experts": 4, "num_experts_per_tok": 2}, (False,)),
-    "qwen3_moe": family("Qwen3MoeConfig", "Qwen3MoeForCausalLM",
-                        {**DECODER, **MOE, "head_dim": 16, "num_experts": 4,
-                         "moe_intermediate_size": 128}, (False,)),
-    "gpt2": family("GPT2Config", "GPT2LMHeadModel",
-                   {"n_embd": 64, "n_layer": 2, "n_head": 4, "vocab_size": 128,
-                    "n_positions": 64, "bos_token_id": 127, "eos_token_id": 127},
-                   (True, False), base="GPT2Model"),
-    "gpt_neox": family("GPTNeoXConfig", "GPTNeoXForCausalLM",
-                       {"hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2,
-                        "num_attention_heads": 4, "vocab_size": 128,
-                        "max_position_embeddings": 64}, (False, True)),
-    "bert": family("BertConfig", "BertForMaskedLM",
-                   {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-                    "num_attention_heads": 4, "vocab_size": 128,
-                    "max_position_embeddings": 64}, (True,), base="BertModel"),
+    "phi3": family(
+        "Phi3Config",
+        "Phi3ForCausalLM",
+        {**DECODER, "pad_token_id": None, "bos_token_id": 1, "eos_token_id": 2},
+        (False, True),
+    ),
+    "mixtral": family(
+        "MixtralConfig",
+        "MixtralForCausalLM",
+        {**DECODER, "num_local_experts": 4, "num_experts_per_tok": 2},
+        (False,),
+    ),
+    "qwen3_moe": family(
+        "Qwen3MoeConfig",
+        "Qwen3MoeForCausalLM",
+        {**DECODER, **MOE, "head_dim": 16, "num_experts": 4, "moe_intermediate_size": 128},
+        (False,),
+    ),
+    "gpt2": family(
+        "GPT2Config",
+        "GPT2LMHeadModel",
+        {
+            "n_embd": 64,
+            "n_layer": 2,
+            "n_head": 4,
+            "vocab_size": 128,
+            "n_positions": 64,
+            "bos_token_id": 127,
+            "eos_token_id": 127,
+        },
+        (True, False),
+        base="GPT2Model",
+    ),
+    "gpt_neox": family(
+        "GPTNeoXConfig",
+        "GPTNeoXForCausalLM",
+        {
+            "hidden_size": 64,
+            "intermediate_size": 256,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "vocab_size": 128,
+            "max_position_embeddings": 64,
+        },
+        (False, True),
+    ),
+    "bert": family(
+        "BertConfig",
+        "BertForMaskedLM",
+        {
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "vocab_size": 128,
+            "max_position_embeddings": 64,
+        },
+        (True,),
+        base="BertModel",
+    ),
     # common extras
     "gemma": family("GemmaConfig", "GemmaForCausalLM", {**DECODER, "head_dim": 16}, (True,)),
-    "gemma3_text": family("Gemma3TextConfig", "Gemma3ForCausalLM",
-                          {**DECODER, "head_dim": 16, "query_pre_attn_scalar": 16,
-                           "sliding_window": 32}, (True,)),
-    "qwen2_moe": family("Qwen2MoeConfig", "Qwen2MoeForCausalLM",
-                        {**DECODER, **MOE, "num_experts": 4, "moe_intermediate_size": 128,
-                         "shared_expert_intermediate_size": 128}, (False,)),
-    "olmo2": family("Olmo2Config", "Olmo2ForCausalLM",
-                    {**DECODER, "pad_token_id": None, "bos_token_id": None, "eos_token_id": 2},
-                    (False,)),
-    "starcoder2": family("Starcoder2Config", "Starcoder2ForCausalLM",
-                         {**DECODER, "bos_token_id": 1, "eos_token_id": 2}, (True,)),
+    "gemma3_text": family(
+        "Gemma3TextConfig",
+        "Gemma3ForCausalLM",
+        {**DECODER, "head_dim": 16, "query_pre_attn_scalar": 16, "sliding_window": 32},
+        (True,),
+    ),
+    "qwen2_moe": family(
+        "Qwen2MoeConfig",
+        "Qwen2MoeForCausalLM",
+        {
+            **DECODER,
+            **MOE,
+            "num_experts": 4,
+            "moe_intermediate_size": 128,
+            "shared_expert_intermediate_size": 128,
+        },
+        (False,),
+    ),
+    "olmo2": family(
+        "Olmo2Config",
+        "Olmo2ForCausalLM",
+        {**DECODER, "pad_token_id": None, "bos_token_id": None, "eos_token_id": 2},
+        (False,),
+    ),
+    "starcoder2": family(
+        "Starcoder2Config",
+        "Starcoder2ForCausalLM",
+        {**DECODER, "bos_token_id": 1, "eos_token_id": 2},
+        (True,),
+    ),
     "phi": family("PhiConfig", "PhiForCausalLM", DECODER, (False,)),
-    "granite": family("GraniteConfig", "GraniteForCausalLM",
-                      {**DECODER, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2},
-                      (True,)),
-    "falcon": family("FalconConfig", "FalconForCausalLM",
-                     {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-                      "vocab_size": 128, "bos_token_id": 1, "eos_token_id": 2}, (True,)),
+    "granite": family(
+        "GraniteConfig",
+        "GraniteForCausalLM",
+        {**DECODER, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2},
+        (True,),
+    ),
+    "falcon": family(
+        "FalconConfig",
+        "FalconForCausalLM",
+        {
+            "hidden_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "vocab_size": 128,
+            "bos_token_id": 1,
+            "eos_token_id": 2,
+        },
+        (True,),
+    ),
 }
 
 DTYPES = {"f32": "float32", "bf16": "bfloat16"}
@@ -190,7 +263,7 @@ def read_saved(path: Path) -> tuple[list[dict], dict | None, list[dict]]:
         meta = header.pop("__metadata__", None)
         files.append({"name": f.name, "tensors": len(header), "metadata": meta})
         with safe_open(str(f), framework="pt") as sf:
-            for key in sf.keys():  # noqa: SIM118 -- safe_open is not iterable
+            for key in sf.keys():
                 tensors.append(tensor_record(key, sf.get_tensor(key), header[key]["dtype"]))
     tensors.sort(key=lambda r: r["name"])
     return files, index, tensors
@@ -303,7 +376,7 @@ def main(argv: list[str]) -> int:
     for name in names:
         try:
             rec = record(name, all_cases[name])
-        except Exception as exc:  # noqa: BLE001 -- report it and go on
+        except Exception as exc:
             failed.append(name)
             print(f"FAIL {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue

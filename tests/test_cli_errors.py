@@ -123,6 +123,30 @@ ROWS: dict[str, tuple[list[str], dict, int, str]] = {
         "error: {d}/w.safetensors: from a config, -o names a model directory (e.g. -o {d}/w/), "
         "which gets config.json and the weights\n",
     ),
+    "config of an unsupported family": (
+        ["plan", "{d}/m.json"],
+        {"m.json": b'{"model_type": "mamba"}\n'},
+        2,
+        "error: {d}/m.json: model_type: \"mamba\" is not a supported model_type; supported: bert (BertForMaskedLM, BertModel); falcon (FalconForCausalLM, FalconModel); gemma (GemmaForCausalLM, GemmaModel); gemma2 (Gemma2ForCausalLM, Gemma2Model); gemma3_text (Gemma3ForCausalLM, Gemma3TextModel); gpt2 (GPT2LMHeadModel, GPT2Model); gpt_neox (GPTNeoXForCausalLM, GPTNeoXModel); granite (GraniteForCausalLM, GraniteModel); llama (LlamaForCausalLM, LlamaModel); mistral (MistralForCausalLM, MistralModel); mixtral (MixtralForCausalLM, MixtralModel); olmo2 (Olmo2ForCausalLM, Olmo2Model); phi (PhiForCausalLM, PhiModel); phi3 (Phi3ForCausalLM, Phi3Model); qwen2 (Qwen2ForCausalLM, Qwen2Model); qwen2_moe (Qwen2MoeForCausalLM, Qwen2MoeModel); qwen3 (Qwen3ForCausalLM, Qwen3Model); qwen3_moe (Qwen3MoeForCausalLM, Qwen3MoeModel); starcoder2 (Starcoder2ForCausalLM, Starcoder2Model); did you mean 'llama'?; or write a spec instead (docs/spec.md); `initgen from-config` on a config of a supported family gives a starting point\n",
+    ),
+    "config with a quantization_config": (
+        ["plan", "{d}/q.json"],
+        {"q.json": b'{"model_type": "llama", "quantization_config": {"bits": 4}}\n'},
+        2,
+        "error: {d}/q.json: quantization_config: a quantized checkpoint stores packed weights and scales, which the llama template does not model; supported: bert (BertForMaskedLM, BertModel); falcon (FalconForCausalLM, FalconModel); gemma (GemmaForCausalLM, GemmaModel); gemma2 (Gemma2ForCausalLM, Gemma2Model); gemma3_text (Gemma3ForCausalLM, Gemma3TextModel); gpt2 (GPT2LMHeadModel, GPT2Model); gpt_neox (GPTNeoXForCausalLM, GPTNeoXModel); granite (GraniteForCausalLM, GraniteModel); llama (LlamaForCausalLM, LlamaModel); mistral (MistralForCausalLM, MistralModel); mixtral (MixtralForCausalLM, MixtralModel); olmo2 (Olmo2ForCausalLM, Olmo2Model); phi (PhiForCausalLM, PhiModel); phi3 (Phi3ForCausalLM, Phi3Model); qwen2 (Qwen2ForCausalLM, Qwen2Model); qwen2_moe (Qwen2MoeForCausalLM, Qwen2MoeModel); qwen3 (Qwen3ForCausalLM, Qwen3Model); qwen3_moe (Qwen3MoeForCausalLM, Qwen3MoeModel); starcoder2 (Starcoder2ForCausalLM, Starcoder2Model); write a spec instead (docs/spec.md); `initgen from-config` on a config of a supported family gives a starting point\n",
+    ),
+    "config key with a typo": (
+        ["plan", "{d}/t.json"],
+        {"t.json": b'{"model_type": "llama", "num_hiden_layers": 4}\n'},
+        2,
+        "error: {d}/t.json: num_hiden_layers: unknown key 'num_hiden_layers' for model_type 'llama' (LlamaConfig), too close to 'num_hidden_layers', which sets the tensors, to be taken as an unrelated key; did you mean 'num_hidden_layers'?\n",
+    ),
+    "config that is not JSON": (
+        ["plan", "{d}/b.json"],
+        {"b.json": b'{"model_type": "llama",\n'},
+        2,
+        "error: {d}/b.json:2: not valid JSON: Expecting property name enclosed in double quotes (column 1)\n",
+    ),
     # -- options (initgen) ------------------------------------------------------------
     "bad --set": (
         ["validate", "{d}/s.yaml", "--set", "hidden"],

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
 
+from helpers import ROOT
 from initgen.configs import config_spec_text, load_config_spec, read_config
 from initgen.configs.family import families
 from initgen.dtypes import DTYPES
@@ -32,16 +32,36 @@ STD_TOLERANCE = 0.20  # planned std vs the recorded std, tensors of ≥ MIN_STD_
 MIN_STD_NUMEL = 2048
 
 LLAMA_31_8B: dict[str, Any] = {
-    "architectures": ["LlamaForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
-    "bos_token_id": 128000, "eos_token_id": 128001, "hidden_act": "silu", "hidden_size": 4096,
-    "initializer_range": 0.02, "intermediate_size": 14336, "max_position_embeddings": 131072,
-    "mlp_bias": False, "model_type": "llama", "num_attention_heads": 32,
-    "num_hidden_layers": 32, "num_key_value_heads": 8, "pretraining_tp": 1,
+    "architectures": ["LlamaForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": 128000,
+    "eos_token_id": 128001,
+    "hidden_act": "silu",
+    "hidden_size": 4096,
+    "initializer_range": 0.02,
+    "intermediate_size": 14336,
+    "max_position_embeddings": 131072,
+    "mlp_bias": False,
+    "model_type": "llama",
+    "num_attention_heads": 32,
+    "num_hidden_layers": 32,
+    "num_key_value_heads": 8,
+    "pretraining_tp": 1,
     "rms_norm_eps": 1e-05,
-    "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                     "original_max_position_embeddings": 8192, "rope_type": "llama3"},
-    "rope_theta": 500000.0, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
-    "transformers_version": "4.43.0.dev0", "use_cache": True, "vocab_size": 128256,
+    "rope_scaling": {
+        "factor": 8.0,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 8192,
+        "rope_type": "llama3",
+    },
+    "rope_theta": 500000.0,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+    "transformers_version": "4.43.0.dev0",
+    "use_cache": True,
+    "vocab_size": 128256,
 }
 
 
@@ -92,6 +112,8 @@ def test_record_init(case: str, tmp_path: Path) -> None:
             assert t.dist.mean == pytest.approx(ref["const"]), t.name
             continue
         assert t.dist.kind != "constant", f"{t.name}: constant {t.dist.mean}, recorded varied"
+        zero_rows = [t.dist.params["zero_row"]] if "zero_row" in t.dist.params else []
+        assert zero_rows == (ref.get("zero_rows") or []), t.name  # the padding row, exactly
         if ref["numel"] >= MIN_STD_NUMEL and ref.get("std"):
             assert t.dist.std == pytest.approx(ref["std"], rel=STD_TOLERANCE), t.name
             assert abs(t.dist.mean - ref["mean"]) < 0.2 * ref["std"] + 1e-3, t.name
@@ -132,10 +154,17 @@ def test_from_config_text_gives_the_same_plan(case: str, tmp_path: Path) -> None
 
 
 def test_from_config_and_direct_make_identical_files(tmp_path: Path) -> None:
-    from initgen.make import write
+    from initgen.writers import write
 
-    config = {**LLAMA_31_8B, "hidden_size": 64, "intermediate_size": 96, "vocab_size": 256,
-              "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 2}
+    config = {
+        **LLAMA_31_8B,
+        "hidden_size": 64,
+        "intermediate_size": 96,
+        "vocab_size": 256,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "num_hidden_layers": 2,
+    }
     path = write_config(tmp_path, config, "tiny")
     config_read, source = read_config(path)
     spec_file = tmp_path / "tiny.yaml"
@@ -151,8 +180,10 @@ def test_spec_text_is_readable(tmp_path: Path) -> None:
     path = write_config(tmp_path, LLAMA_31_8B, "llama-3.1-8b")
     config, source = read_config(path)
     text = config_spec_text(config, source)
-    assert text.startswith("# LlamaForCausalLM (model_type llama, LlamaConfig), made by\n"
-                           f"# `initgen from-config` from {source}.\n")
+    assert text.startswith(
+        "# LlamaForCausalLM (model_type llama, LlamaConfig), made by\n"
+        f"# `initgen from-config` from {source}.\n"
+    )
     assert "\nname: llama-3.1-8b\n" in text
     assert "dtype: bfloat16  # the config's torch_dtype" in text
     assert "  n_layer: 32" in text and "# num_hidden_layers" in text
@@ -161,8 +192,9 @@ def test_spec_text_is_readable(tmp_path: Path) -> None:
 
 def test_set_shrinks_and_dtype_override(tmp_path: Path) -> None:
     path = write_config(tmp_path, LLAMA_31_8B)
-    spec = load_config_spec(path, {"n_layer": 1, "dim": 64, "heads": 4, "kv_heads": 2,
-                                   "vocab": 128, "ffn": 96}, dtype="float16")
+    spec = load_config_spec(
+        path, {"n_layer": 1, "dim": 64, "heads": 4, "kv_heads": 2, "vocab": 128, "ffn": 96}, dtype="float16"
+    )
     plan = build_plan(spec)
     assert len(plan.tensors) == 12
     assert {t.dtype for t in plan.tensors} == {"float16"}
@@ -170,27 +202,48 @@ def test_set_shrinks_and_dtype_override(tmp_path: Path) -> None:
     assert q.shape == (64, 64)  # head_dim follows dim // heads
 
 
-@pytest.mark.parametrize(("keys", "dtype"), [
-    ({}, "float32"), ({"torch_dtype": "float16"}, "float16"),
-    ({"dtype": "bfloat16", "torch_dtype": "float16"}, "bfloat16"), ({"dtype": None}, "float32"),
-])
+@pytest.mark.parametrize(
+    ("keys", "dtype"),
+    [
+        ({}, "float32"),
+        ({"torch_dtype": "float16"}, "float16"),
+        ({"dtype": "bfloat16", "torch_dtype": "float16"}, "bfloat16"),
+        ({"dtype": None}, "float32"),
+    ],
+)
 def test_dtype_from_config(keys: dict[str, Any], dtype: str, tmp_path: Path) -> None:
-    config = {"model_type": "llama", "num_hidden_layers": 1, "hidden_size": 32,
-              "intermediate_size": 32, "num_attention_heads": 2, "vocab_size": 16, **keys}
+    config = {
+        "model_type": "llama",
+        "num_hidden_layers": 1,
+        "hidden_size": 32,
+        "intermediate_size": 32,
+        "num_attention_heads": 2,
+        "vocab_size": 16,
+        **keys,
+    }
     plan = build_plan(load_config_spec(write_config(tmp_path, config)))
     assert {t.dtype for t in plan.tensors} == {dtype}
 
 
-@pytest.mark.parametrize(("switch", "present"), [
-    ({"tie_word_embeddings": True}, {"lm_head.weight": False}),
-    ({"tie_word_embeddings": False}, {"lm_head.weight": True}),
-    ({"attention_bias": True}, {"model.layers.0.self_attn.o_proj.bias": True}),
-    ({"mlp_bias": True}, {"model.layers.0.mlp.down_proj.bias": True}),
-    ({"architectures": ["LlamaModel"]}, {"lm_head.weight": False, "embed_tokens.weight": True}),
-])
-def test_structural_switches(switch: dict[str, Any], present: dict[str, bool],
-                             tmp_path: Path) -> None:
-    config = {"model_type": "llama", "num_hidden_layers": 1, "hidden_size": 32,
-              "intermediate_size": 32, "num_attention_heads": 2, "vocab_size": 16, **switch}
+@pytest.mark.parametrize(
+    ("switch", "present"),
+    [
+        ({"tie_word_embeddings": True}, {"lm_head.weight": False}),
+        ({"tie_word_embeddings": False}, {"lm_head.weight": True}),
+        ({"attention_bias": True}, {"model.layers.0.self_attn.o_proj.bias": True}),
+        ({"mlp_bias": True}, {"model.layers.0.mlp.down_proj.bias": True}),
+        ({"architectures": ["LlamaModel"]}, {"lm_head.weight": False, "embed_tokens.weight": True}),
+    ],
+)
+def test_structural_switches(switch: dict[str, Any], present: dict[str, bool], tmp_path: Path) -> None:
+    config = {
+        "model_type": "llama",
+        "num_hidden_layers": 1,
+        "hidden_size": 32,
+        "intermediate_size": 32,
+        "num_attention_heads": 2,
+        "vocab_size": 16,
+        **switch,
+    }
     names = {t.name for t in build_plan(load_config_spec(write_config(tmp_path, config))).tensors}
     assert {n: n in names for n in present} == present

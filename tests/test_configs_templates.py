@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
+from helpers import ROOT
 from initgen.configs import config_spec_text, load_config_spec
 from initgen.configs.family import families
 from initgen.configs.render import apply_flags, holds
@@ -28,8 +28,11 @@ def test_every_switch_combination_plans(model_type: str, tmp_path: Path) -> None
     options = [[False, True] if f.values is None else [None, *f.values] for f in fam.flags]
     for head in fam.heads:
         for values in itertools.product(*options):
-            config = {"model_type": model_type, "architectures": [head],
-                      **dict(zip(keys, values, strict=True))}
+            config = {
+                "model_type": model_type,
+                "architectures": [head],
+                **dict(zip(keys, values, strict=True)),
+            }
             text = config_spec_text(config, "config.json")
             spec = load_spec("config.json", {"n_layer": 1}, text=text)
             names = [t.name for t in build_plan(spec).tensors]
@@ -51,8 +54,7 @@ def test_defaults_are_the_config_class_defaults(model_type: str, tmp_path: Path)
 def test_docs_list_every_family() -> None:
     doc = (ROOT / "docs" / "from-config.md").read_text()
     for model_type, fam in families().items():
-        row = next((line for line in doc.splitlines() if line.startswith(f"| `{model_type}` |")),
-                   None)
+        row = next((line for line in doc.splitlines() if line.startswith(f"| `{model_type}` |")), None)
         assert row is not None, f"docs/from-config.md has no row for {model_type}"
         assert ", ".join(fam.heads) in row
 
@@ -67,10 +69,13 @@ def test_when_conditions() -> None:
 
 
 def test_import_is_cheap() -> None:
-    code = ("import sys, initgen.configs; heavy = {'numpy', 'yaml', 'safetensors', 'h5py'}; "
-            "print(sorted(heavy & set(sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT).stdout.strip()
+    code = (
+        "import sys, initgen.configs; heavy = {'numpy', 'yaml', 'safetensors', 'h5py'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.strip()
     assert out == "[]"
 
 

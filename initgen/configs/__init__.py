@@ -21,8 +21,7 @@ from ..errors import SpecError
 if TYPE_CHECKING:
     from ..spec import Spec
 
-__all__ = ["config_spec_text", "is_config_source", "load_config_spec", "read_config",
-           "spec_source"]
+__all__ = ["config_spec_text", "is_config_source", "load_config_spec", "read_config", "spec_source"]
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 
@@ -58,23 +57,19 @@ def read_config(path: str | Path) -> tuple[dict[str, Any], str]:
     except OSError as e:
         raise SpecError(f"cannot read: {e.strerror}", file=name) from None
     if len(raw) > MAX_CONFIG_BYTES:
-        raise SpecError(f"is {len(raw)} bytes; a config may be at most {MAX_CONFIG_BYTES}",
-                        file=name)
+        raise SpecError(f"is {len(raw)} bytes; a config may be at most {MAX_CONFIG_BYTES}", file=name)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise SpecError("is not UTF-8 text", file=name,
-                        line=raw[: e.start].count(b"\n") + 1) from None
+        raise SpecError("is not UTF-8 text", file=name, line=raw[: e.start].count(b"\n") + 1) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise SpecError(f"not valid JSON: {e.msg} (column {e.colno})", file=name,
-                        line=e.lineno) from None
+        raise SpecError(f"not valid JSON: {e.msg} (column {e.colno})", file=name, line=e.lineno) from None
     except RecursionError:
         raise SpecError("not valid JSON: nested too deeply", file=name) from None
     if not isinstance(data, dict):
-        raise SpecError(f"a config.json holds a JSON object, got {type(data).__name__}",
-                        file=name)
+        raise SpecError(f"a config.json holds a JSON object, got {type(data).__name__}", file=name)
     return data, name
 
 
@@ -90,8 +85,9 @@ def config_spec_text(config: dict[str, Any], source: str) -> str:
     return render(resolve(config, source), source)
 
 
-def load_config_spec(path: str | Path, overrides: Mapping[str, Any] | None = None,
-                     dtype: str | None = None) -> Spec:
+def load_config_spec(
+    path: str | Path, overrides: Mapping[str, Any] | None = None, dtype: str | None = None
+) -> Spec:
     """Read a config and load its spec, as ``load_spec`` does for a spec file.
 
     ``overrides`` replace vars (``--set n_layer=2``); ``dtype`` replaces the config's.
@@ -102,8 +98,7 @@ def load_config_spec(path: str | Path, overrides: Mapping[str, Any] | None = Non
     from ..spec import load_spec
 
     config, source = read_config(path)
-    return load_spec(spec_source(source), overrides, text=config_spec_text(config, source),
-                     dtype=dtype)
+    return load_spec(spec_source(source), overrides, text=config_spec_text(config, source), dtype=dtype)
 
 
 def spec_source(source: str) -> str:

@@ -15,16 +15,24 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..dtypes import DTYPES
+from ..dtypes import WEIGHT_DTYPES
 from ..errors import SpecError, one_of, suggest
 from .family import Family, Head, families
 from .keys import GENERIC, REFUSED
 
-WRITE_A_SPEC = ("write a spec instead (docs/spec.md); `initgen from-config` on a config of a "
-                "supported family gives a starting point")
+WRITE_A_SPEC = (
+    "write a spec instead (docs/spec.md); `initgen from-config` on a config of a "
+    "supported family gives a starting point"
+)
 TYPO_CUTOFF = 0.85  # difflib ratio from which an unknown key is taken for a misspelling
-DTYPE_ALIASES = {"float": "float32", "half": "float16", "double": "float64", "bf16": "bfloat16",
-                 "fp16": "float16", "fp32": "float32"}
+DTYPE_ALIASES = {
+    "float": "float32",
+    "half": "float16",
+    "double": "float64",
+    "bf16": "bfloat16",
+    "fp16": "float16",
+    "fp32": "float32",
+}
 
 
 @dataclass(frozen=True)
@@ -48,10 +56,27 @@ class Resolved:
     dtype: str
     dtype_key: str | None
     unknown: tuple[str, ...] = ()  # keys no template or Transformers class names: ignored
+    pad: VarValue | None = None  # the padding row Transformers zeroes, if any
+
+
+def pad_value(config: dict[str, Any], family: Family, source: str) -> VarValue | None:
+    """The embedding row Transformers zeroes: the config's pad_token_id (null: none),
+    else its class's default."""
+    p = family.padding
+    if p is None:
+        return None
+    value = config[p.key] if p.key in config else p.default
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SpecError(
+            f"expected a token id (a whole number ≥ 0) or null, got {_show(value)}", file=source, key=p.key
+        )
+    return VarValue("pad", value, p.key, p.key in config)
 
 
 def supported() -> str:
-    """"bert (BertForMaskedLM, BertModel), gpt2 (...) ..." for messages."""
+    """ "bert (BertForMaskedLM, BertModel), gpt2 (...) ..." for messages."""
     return "; ".join(f"{f.model_type} ({', '.join(f.heads)})" for f in families().values())
 
 
@@ -64,12 +89,15 @@ def family_of(config: dict[str, Any], source: str) -> Family:
     known = families()
     model_type = config.get("model_type")
     if model_type is None:
-        raise _refuse("the config has no model_type, so its family is unknown", source,
-                      "model_type")
+        raise _refuse("the config has no model_type, so its family is unknown", source, "model_type")
     if not isinstance(model_type, str) or model_type not in known:
         hint = suggest(model_type, known)
-        raise _refuse(f"{_show(model_type)} is not a supported model_type", source, "model_type",
-                      f"{hint}; or {WRITE_A_SPEC}" if hint else WRITE_A_SPEC)
+        raise _refuse(
+            f"{_show(model_type)} is not a supported model_type",
+            source,
+            "model_type",
+            f"{hint}; or {WRITE_A_SPEC}" if hint else WRITE_A_SPEC,
+        )
     return known[model_type]
 
 
@@ -81,9 +109,12 @@ def head_of(config: dict[str, Any], family: Family, source: str) -> Head:
     if not isinstance(archs, list) or len(archs) != 1 or not isinstance(archs[0], str):
         raise _refuse(f"expected one architecture name, got {archs!r}", source, "architectures")
     if archs[0] not in family.heads:
-        raise _refuse(f"{_show(archs[0])} is not a supported head of model_type "
-                      f"{family.model_type} (its heads: {one_of(family.heads)})", source,
-                      "architectures")
+        raise _refuse(
+            f"{_show(archs[0])} is not a supported head of model_type "
+            f"{family.model_type} (its heads: {one_of(family.heads)})",
+            source,
+            "architectures",
+        )
     return family.heads[archs[0]]
 
 
@@ -98,22 +129,29 @@ def check_keys(config: dict[str, Any], family: Family, source: str) -> tuple[str
         if key in REFUSED:
             allowed, why = REFUSED[key]
             if not any(value == a and type(value) is type(a) for a in allowed):
-                raise _refuse(f"{why}, which the {family.model_type} template does not model",
-                              source, key)
+                raise _refuse(f"{why}, which the {family.model_type} template does not model", source, key)
         elif key in family.limits:
             allowed = family.limits[key]
             if not any(value == a and type(value) is type(a) for a in allowed):
                 models = one_of(_show(a) for a in allowed)
-                raise _refuse(f"{_show(value)} changes the tensors in a way the "
-                              f"{family.model_type} template does not model (it models "
-                              f"{models})", source, key)
+                raise _refuse(
+                    f"{_show(value)} changes the tensors in a way the "
+                    f"{family.model_type} template does not model (it models "
+                    f"{models})",
+                    source,
+                    key,
+                )
         elif key not in known:
             near = difflib.get_close_matches(key, sorted(family.tensor_keys), 1, TYPO_CUTOFF)
             if near:
-                raise SpecError(f"unknown key {key!r} for model_type {family.model_type!r} "
-                                f"({family.config_class}), too close to {near[0]!r}, which "
-                                "sets the tensors, to be taken as an unrelated key",
-                                file=source, key=key, hint=f"did you mean {near[0]!r}?")
+                raise SpecError(
+                    f"unknown key {key!r} for model_type {family.model_type!r} "
+                    f"({family.config_class}), too close to {near[0]!r}, which "
+                    "sets the tensors, to be taken as an unrelated key",
+                    file=source,
+                    key=key,
+                    hint=f"did you mean {near[0]!r}?",
+                )
             unknown.append(key)
     return tuple(unknown)
 
@@ -128,17 +166,14 @@ def var_values(config: dict[str, Any], family: Family, source: str) -> tuple[Var
     """The template's vars from the config (absent or null: the config class's default)."""
     out = []
     for rule in family.vars:
-        key = next((k for k in (rule.key, *rule.aliases) if k and config.get(k) is not None),
-                   rule.key or "")
+        key = next((k for k in (rule.key, *rule.aliases) if k and config.get(k) is not None), rule.key or "")
         value = config.get(key) if key else None
         if value is None:
             out.append(VarValue(rule.name, rule.default, rule.key or "", False))
             continue
-        ok = (not isinstance(value, bool) and isinstance(value, (int, float))
-              and math.isfinite(value))
+        ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
         if rule.kind == "int" and not (ok and float(value).is_integer() and value > 0):
-            raise SpecError(f"expected a positive whole number, got {_show(value)}",
-                            file=source, key=key)
+            raise SpecError(f"expected a positive whole number, got {_show(value)}", file=source, key=key)
         if rule.kind == "number" and not (ok and value >= 0):
             raise SpecError(f"expected a number ≥ 0, got {_show(value)}", file=source, key=key)
         out.append(VarValue(rule.name, int(value) if rule.kind == "int" else value, key, True))
@@ -155,15 +190,17 @@ def flag_values(config: dict[str, Any], family: Family, source: str) -> dict[str
         elif rule.values is None and isinstance(value, bool):
             out[rule.name] = value
         elif rule.values is None:
-            raise SpecError(f"expected true or false, got {_show(value)}", file=source,
-                            key=rule.key)
+            raise SpecError(f"expected true or false, got {_show(value)}", file=source, key=rule.key)
         elif any(value == v and type(value) is type(v) for v in rule.values):
             out[rule.name] = rule.values[value]
         else:
             models = one_of(_show(v) for v in (*rule.values, None))
-            raise _refuse(f"{_show(value)} changes the tensors in a way the "
-                          f"{family.model_type} template does not model (it models {models})",
-                          source, rule.key)
+            raise _refuse(
+                f"{_show(value)} changes the tensors in a way the "
+                f"{family.model_type} template does not model (it models {models})",
+                source,
+                rule.key,
+            )
     return out
 
 
@@ -175,10 +212,14 @@ def dtype_of(config: dict[str, Any], source: str) -> tuple[str, str | None]:
             continue
         name = DTYPE_ALIASES.get(value, value) if isinstance(value, str) else value
         name = name.removeprefix("torch.") if isinstance(name, str) else name
-        floats = [d for d, row in DTYPES.items() if row.st_code[0] in "FB"]
+        floats = list(WEIGHT_DTYPES)
         if name not in floats:
-            raise SpecError(f"{_show(value)} is not a dtype initgen writes; one of "
-                            f"{one_of(floats)}", file=source, key=key, hint=suggest(name, floats))
+            raise SpecError(
+                f"{_show(value)} is not a dtype initgen writes; one of {one_of(floats)}",
+                file=source,
+                key=key,
+                hint=suggest(name, floats),
+            )
         return name, key
     return "float32", None
 
@@ -191,5 +232,13 @@ def resolve(config: dict[str, Any], source: str) -> Resolved:
     head = head_of(config, family, source)
     unknown = check_keys(config, family, source)
     dtype, dtype_key = dtype_of(config, source)
-    return Resolved(family, head, var_values(config, family, source),
-                    flag_values(config, family, source), dtype, dtype_key, unknown)
+    return Resolved(
+        family,
+        head,
+        var_values(config, family, source),
+        flag_values(config, family, source),
+        dtype,
+        dtype_key,
+        unknown,
+        pad_value(config, family, source),
+    )

@@ -28,8 +28,20 @@ from pathlib import Path
 from typing import Any
 
 FAMILY_DIR = Path(__file__).resolve().parent / "families"
-TEMPLATE_KEYS = ("model_type", "config_class", "modeling", "init", "notes", "vars", "flags",
-                 "limits", "accept", "heads", "layers")
+TEMPLATE_KEYS = (
+    "model_type",
+    "config_class",
+    "modeling",
+    "init",
+    "notes",
+    "padding",
+    "vars",
+    "flags",
+    "limits",
+    "accept",
+    "heads",
+    "layers",
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,15 @@ class FlagRule:
     key: str
     default: bool | str  # a boolean, or the name of an earlier flag
     values: Mapping[Any, bool] | None = None  # None: the key holds true or false
+
+
+@dataclass(frozen=True)
+class Padding:
+    """The embedding whose padding row Transformers zeroes (``nn.Embedding(padding_idx=...)``)."""
+
+    layer: str  # the template's layer name
+    default: int | None  # the config class's pad_token_id
+    key: str = "pad_token_id"
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,7 @@ class Family:
     heads: Mapping[str, Head]
     layers: list[Any]
     path: Path
+    padding: Padding | None = None
 
     @property
     def default_head(self) -> Head:
@@ -94,8 +116,8 @@ class Family:
     def keys(self) -> frozenset[str]:
         """Every config key the template reads or accepts."""
         names = {k for v in self.vars for k in (v.key, *v.aliases) if k}
-        return frozenset(names | {f.key for f in self.flags} | set(self.limits)
-                         | self.accept)
+        padding = {self.padding.key} if self.padding else set()
+        return frozenset(names | {f.key for f in self.flags} | set(self.limits) | self.accept | padding)
 
 
 class TemplateError(ValueError):
@@ -111,24 +133,38 @@ def _parse(path: Path) -> Family:
     unknown = sorted(set(data) - set(TEMPLATE_KEYS))
     if unknown:
         raise TemplateError(f"{path.name}: unknown template keys {unknown}")
-    rules = tuple(VarRule(name, spec.get("key"), spec.get("default"), spec.get("kind", "int"),
-                          tuple(spec.get("aliases", ())))
-                  for name, spec in data["vars"].items())
-    heads = {name: Head(name, h.get("prefix", ""), bool(h.get("default", False)),
-                        list(h.get("layers") or []))
-             for name, h in data["heads"].items()}
+    rules = tuple(
+        VarRule(
+            name,
+            spec.get("key"),
+            spec.get("default"),
+            spec.get("kind", "int"),
+            tuple(spec.get("aliases", ())),
+        )
+        for name, spec in data["vars"].items()
+    )
+    heads = {
+        name: Head(name, h.get("prefix", ""), bool(h.get("default", False)), list(h.get("layers") or []))
+        for name, h in data["heads"].items()
+    }
     if sum(h.default for h in heads.values()) != 1:
         raise TemplateError(f"{path.name}: exactly one head must be the default")
     if path.stem != data["model_type"]:
         raise TemplateError(f"{path.name}: file name and model_type {data['model_type']!r} differ")
     return Family(
-        model_type=data["model_type"], config_class=data["config_class"],
-        modeling=data.get("modeling", ""), init=" ".join(str(data["init"]).split()),
-        notes=" ".join(str(data.get("notes", "")).split()), vars=rules,
+        model_type=data["model_type"],
+        config_class=data["config_class"],
+        modeling=data.get("modeling", ""),
+        init=" ".join(str(data["init"]).split()),
+        notes=" ".join(str(data.get("notes", "")).split()),
+        vars=rules,
         flags=tuple(_flag(k, v) for k, v in (data.get("flags") or {}).items()),
         limits={k: tuple(v) for k, v in (data.get("limits") or {}).items()},
-        accept=frozenset(data.get("accept") or ()), heads=heads, layers=list(data["layers"]),
+        accept=frozenset(data.get("accept") or ()),
+        heads=heads,
+        layers=list(data["layers"]),
         path=path,
+        padding=Padding(**data["padding"]) if data.get("padding") else None,
     )
 
 

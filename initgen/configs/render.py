@@ -102,6 +102,20 @@ def emit_layers(items: list[Any], indent: int) -> list[str]:
     return lines
 
 
+def with_padding(layers: list[Any], r: Resolved) -> list[Any]:
+    """The template's embedding with ``zero_row: ${pad}`` in its init, when it pads."""
+    if r.pad is None or r.family.padding is None:
+        return layers
+    name = r.family.padding.layer
+    out = [
+        {**item, "init": {**item["init"], "zero_row": "${pad}"}} if item.get("name") == name else item
+        for item in layers
+    ]
+    if out == layers:
+        raise ValueError(f"padding: the template has no top-level layer {name!r}")
+    return out
+
+
 def _var_line(v: VarValue, width: int) -> str:
     text = f"  {v.name}: {scalar(v.value)}"
     if not v.key:
@@ -121,22 +135,41 @@ def spec_name(source: str) -> str:
 def render(r: Resolved, source: str) -> str:
     """The spec text for a resolved config."""
     fam, head = r.family, r.head
-    base = apply_flags(fam.layers, r.flags)
+    base = with_padding(apply_flags(fam.layers, r.flags), r)
+    variables = (*r.vars, *([r.pad] if r.pad else []))
     layers = [{"group": head.prefix, "layers": base}] if head.prefix else base
     layers = [*layers, *apply_flags(head.layers, r.flags)]
     switches = ", ".join(f"{k}: {scalar(v)}" for k, v in r.flags.items()) or "none"
     dtype_note = f"the config's {r.dtype_key}" if r.dtype_key else "the config sets no dtype"
-    width = max(len(f"  {v.name}: {scalar(v.value)}") for v in r.vars)
+    width = max(len(f"  {v.name}: {scalar(v.value)}") for v in variables)
     header = [
         f"# {head.name} (model_type {fam.model_type}, {fam.config_class}), made by",
         f"# `initgen from-config` from {source}.",
-        ("# Tensor names, shapes and dtype are those of Transformers' save_pretrained for "
-         f"this config (layout of {fam.modeling})."),
+        (
+            "# Tensor names, shapes and dtype are those of Transformers' save_pretrained for "
+            f"this config (layout of {fam.modeling})."
+        ),
         f"# Init, as Transformers' _init_weights: {fam.init}",
         *([f"# Note: {fam.notes}"] if fam.notes else []),
+        *(
+            [
+                f"# The embedding row of pad_token_id ({r.pad.value}) is 0, as "
+                "nn.Embedding(padding_idx) leaves it."
+            ]
+            if r.pad
+            else []
+        ),
         f"# Structural switches (from the config): {switches}.",
-        *([(f"# Keys {fam.config_class} does not define (the model does not read them): "
-           f"{', '.join(r.unknown)}.")] if r.unknown else []),
+        *(
+            [
+                (
+                    f"# Keys {fam.config_class} does not define (the model does not read them): "
+                    f"{', '.join(r.unknown)}."
+                )
+            ]
+            if r.unknown
+            else []
+        ),
         "# Vars hold the config's numbers: shrink with --set, e.g. --set n_layer=2.",
     ]
     body = [
@@ -146,7 +179,7 @@ def render(r: Resolved, source: str) -> str:
         f"dtype: {r.dtype}  # {dtype_note}",
         "layout: torch",
         "vars:",
-        *(_var_line(v, width) for v in r.vars),
+        *(_var_line(v, width) for v in variables),
         "layers:",
         *emit_layers(layers, 2),
     ]
@@ -159,6 +192,7 @@ def _wrap(lines: list[str], width: int = 92) -> list[str]:
 
     out = lines[:2]  # the source path stays whole
     for line in lines[2:]:
-        out += textwrap.wrap(line, width, subsequent_indent="#   ", break_on_hyphens=False,
-                             break_long_words=False) or [line]
+        out += textwrap.wrap(
+            line, width, subsequent_indent="#   ", break_on_hyphens=False, break_long_words=False
+        ) or [line]
     return out
