@@ -47,21 +47,10 @@ def read_config(path: str | Path) -> tuple[dict[str, Any], str]:
         if not (p / "config.json").is_file():
             raise SpecError("no config.json in this directory", file=str(p))
         p = p / "config.json"
+    from ..spec import read_text
+
     name = str(p)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise SpecError("no such file", file=name) from None
-    except IsADirectoryError:
-        raise SpecError("is a directory, not a config file", file=name) from None
-    except OSError as e:
-        raise SpecError(f"cannot read: {e.strerror}", file=name) from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise SpecError(f"is {len(raw)} bytes; a config may be at most {MAX_CONFIG_BYTES}", file=name)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise SpecError("is not UTF-8 text", file=name, line=raw[: e.start].count(b"\n") + 1) from None
+    text = read_text(p, MAX_CONFIG_BYTES, "a config", directory="is a directory, not a config file")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:

@@ -11,7 +11,7 @@ from ..paths import PathLike
 from .model import LayerSpec, Spec, parse_spec
 from .yamlpos import Positions, load_yaml, render_path, spec_loader
 
-__all__ = ["LayerSpec", "Positions", "Spec", "load_spec", "parse_overrides", "render_path"]
+__all__ = ["LayerSpec", "Positions", "Spec", "load_spec", "parse_overrides", "read_text", "render_path"]
 
 MAX_SPEC_BYTES = 16 * 1024 * 1024
 
@@ -43,29 +43,40 @@ def load_spec(
     """
     name = str(source)
     if text is None:
-        try:
-            raw = FsPath(source).read_bytes()
-        except FileNotFoundError:
-            raise SpecError("no such file", file=name) from None
-        except IsADirectoryError:
-            raise SpecError(
-                "is a directory without a config.json; give a spec file, a config.json, or a "
-                "model directory that holds one",
-                file=name,
-            ) from None
-        except OSError as e:
-            raise SpecError(f"cannot read: {e.strerror}", file=name) from None
-        if len(raw) > MAX_SPEC_BYTES:
-            raise SpecError(f"is {len(raw)} bytes; a spec may be at most {MAX_SPEC_BYTES}", file=name)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            line = raw[: e.start].count(b"\n") + 1
-            raise SpecError("is not UTF-8 text", file=name, line=line) from None
+        text = read_text(
+            source,
+            MAX_SPEC_BYTES,
+            "a spec",
+            directory="is a directory without a config.json; give a spec file, a config.json, "
+            "or a model directory that holds one",
+        )
     data, pos = load_yaml(text, name)
     if dtype is not None and isinstance(data, dict):
         data = {**data, "dtype": dtype}
     return parse_spec(data, pos, overrides)
+
+
+def read_text(source: PathLike, limit: int, what: str, *, directory: str) -> str:
+    """The UTF-8 text of a small input file (a spec, a config.json).
+
+    Every problem is a :class:`SpecError` naming the file: missing, a directory (with
+    the ``directory`` message), unreadable, over ``limit`` bytes, not UTF-8 (with the line).
+    """
+    name = str(source)
+    try:
+        raw = FsPath(source).read_bytes()
+    except FileNotFoundError:
+        raise SpecError("no such file", file=name) from None
+    except IsADirectoryError:
+        raise SpecError(directory, file=name) from None
+    except OSError as e:
+        raise SpecError(f"cannot read: {e.strerror}", file=name) from None
+    if len(raw) > limit:
+        raise SpecError(f"is {len(raw)} bytes; {what} may be at most {limit}", file=name)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SpecError("is not UTF-8 text", file=name, line=raw[: e.start].count(b"\n") + 1) from None
 
 
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
