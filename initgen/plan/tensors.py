@@ -28,6 +28,7 @@ class TensorPlan:
     fan_in: float
     fan_out: float
     layer: str = ""
+    source: str = ""  # where the scheme came from: explicit, rule, preset or type default
 
     @property
     def numel(self) -> int:
