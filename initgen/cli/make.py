@@ -17,13 +17,14 @@ from .progress import progress_bar
     "--output",
     required=True,
     type=click.Path(),
-    help="Output file: .safetensors, or .h5/.hdf5 for HDF5. With --max-shard-size, "
-    "a directory (created if missing).",
+    help="Output file: .safetensors; NAME.weights.h5 for Keras 3's load_weights; "
+    ".h5/.hdf5 for plain HDF5 (/layer/weight). With --max-shard-size, a directory "
+    "(created if missing), or NAME.weights.json for Keras shards.",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["safetensors", "hdf5"]),
+    type=click.Choice(["safetensors", "hdf5", "keras"]),
     help="Output format (default: from the extension).",
 )
 @click.option(
@@ -89,9 +90,13 @@ def make(
     )
     which = parse_shard(shard) if shard is not None else None
     if shard_bytes is None and which is None:
-        output_format(out, fmt)
-        check_target(out, force)
+        if output_format(out, fmt) != "keras" or not out.name.endswith(".json"):
+            check_target(out, force)
     plan = load_plan(spec, sets, seed, dtype, check=False)
+    if output_format(out, fmt) == "keras":  # the tensors Keras' layout makes, for the summary
+        from ..plan.keras import keras_plan
+
+        plan = keras_plan(plan)[0]
     total = sharded_nbytes(plan, shard_bytes, which)
     with progress_bar(out.name, quiet, data=True) as progress:
         write(
