@@ -215,7 +215,7 @@ ROWS: dict[str, tuple[list[str], dict, int, str]] = {
         {"s.yaml": MLP},
         2,
         "error: {d}/w.bin: cannot tell the format from the extension '.bin'; use "
-        ".safetensors, .h5 or .hdf5, or --format\n",
+        ".safetensors, .weights.h5 (Keras), .h5 or .hdf5, or --format\n",
     ),
     "output exists": (
         ["make", "{d}/s.yaml", "-o", "{d}/w.safetensors"],
@@ -311,7 +311,7 @@ ROWS: dict[str, tuple[list[str], dict, int, str]] = {
         ["plan", "{d}/s.yaml"],
         {"s.yaml": MLP.replace(b"name: t", b"nmae: t")},
         2,
-        "error: {d}/s.yaml:2: nmae: unknown key 'nmae' in the spec; allowed: description, "
+        "error: {d}/s.yaml:2: nmae: unknown key 'nmae' in the spec; allowed: defaults, description, "
         "dtype, initgen, layers, layout, name, rules, seed or vars; did you mean 'name'?\n",
     ),
     "spec version": (

@@ -93,7 +93,8 @@ def make(
         if output_format(out, fmt) != "keras" or not out.name.endswith(".json"):
             check_target(out, force)
     plan = load_plan(spec, sets, seed, dtype, check=False)
-    if output_format(out, fmt) == "keras":  # the tensors Keras' layout makes, for the summary
+    if fmt == "keras" or (fmt is None and out.name.lower().endswith((".weights.h5", ".weights.json"))):
+        # the tensors Keras' layout makes, for the summary
         from ..plan.keras import keras_plan
 
         plan = keras_plan(plan)[0]

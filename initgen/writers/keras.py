@@ -110,6 +110,9 @@ def keras_index(base: str, shards: list[list[TensorPlan]]) -> bytes:
 
 
 def shard_name(base: str, k: int) -> str:
-    """>>> shard_name("model", 1)
-    'model_00001.weights.h5'"""
+    """The file name of shard ``k`` (0-based, as Keras counts).
+
+    >>> shard_name("model", 1)
+    'model_00001.weights.h5'
+    """
     return f"{base}_{k:05d}{SUFFIX}"
