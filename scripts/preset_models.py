@@ -273,8 +273,8 @@ def flax_summaries(seed: int = 0) -> dict[str, Any]:
     def cell(name: str, mod: Any, n_in: int, h: int, ins: list[str], hs: list[str]) -> None:
         carry = mod.initialize_carry(key, (1, n_in))
         p = mod.init(key, carry, jnp.zeros((1, n_in)))["params"]
-        stack = lambda names: np.concatenate([np.asarray(p[n]["kernel"]).T for n in names], 0)  # noqa: E731
-        bias = lambda names: np.concatenate(  # noqa: E731
+        stack = lambda names: np.concatenate([np.asarray(p[n]["kernel"]).T for n in names], 0)
+        bias = lambda names: np.concatenate(
             [np.asarray(p[n]["bias"]) if "bias" in p[n] else np.zeros(h) for n in names]
         )
         out[f"{name}.weight_ih_l0"] = summary(stack(ins))
