@@ -38,19 +38,24 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/bench_stats.py
 
-# make interop: a separate venv with torch, torchvision, Transformers, timm and Keras (not needed
-# by `make test`); records tests/data/reference/*.json from the real frameworks, then
-# loads every shipped spec's file into its framework model and runs a forward pass.
+# make interop: a separate venv with torch, torchvision, Transformers, timm, Keras, JAX and Flax
+# (not needed by `make test`); records tests/data/reference/*.json from the real frameworks
+# (the shipped specs' tensor lists, and each framework's own init for the presets), loads
+# every shipped spec's file into its framework model and runs a forward pass, then loads
+# the preset files (Keras: .weights.h5 with load_weights) and compares them with each
+# framework's own init.
 INTEROP := .venv-interop
 $(INTEROP)/.installed: pyproject.toml
 	test -x $(INTEROP)/bin/python || $(PYTHON) -m venv $(INTEROP)
-	$(INTEROP)/bin/python -m pip install -q torch torchvision transformers timm keras safetensors
+	$(INTEROP)/bin/python -m pip install -q torch torchvision transformers timm keras jax flax safetensors
 	$(INTEROP)/bin/python -m pip install -q -e .
 	touch $@
 
 interop: $(INTEROP)/.installed
 	$(INTEROP)/bin/python scripts/record_reference.py
 	$(INTEROP)/bin/python scripts/interop.py
+	$(INTEROP)/bin/python scripts/record_presets.py
+	KERAS_BACKEND=torch $(INTEROP)/bin/python scripts/interop_presets.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache bench/out
