@@ -110,8 +110,8 @@ layers:
 @pytest.mark.parametrize(
     "layer, message",
     [
-        ("{name: a, type: attention, dim: 8, heads: 2}", "a attention layer has no Keras layer counterpart"),
-        ("{name: t, type: tensor, shape: [2]}", "a tensor layer has no Keras layer counterpart"),
+        ("{name: a, type: attention, dim: 8, heads: 2}", "attention layers have no Keras counterpart"),
+        ("{name: t, type: tensor, shape: [2]}", "tensor layers have no Keras counterpart"),
         (
             "{name: t, type: conv_transpose2d, in: 4, out: 4, kernel: 3, groups: 2}",
             "Keras' transposed convolutions have no groups",

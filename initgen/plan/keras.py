@@ -65,12 +65,11 @@ def _refuse(spec: Spec, layer: LayerSpec, key: str | None, why: str) -> SpecErro
 def _check(spec: Spec, layer: LayerSpec) -> None:
     a = layer.args
     if layer.type not in KERAS_CLASSES:
-        raise _refuse(
-            spec,
-            layer,
-            "type",
-            f"a {layer.type} layer has no Keras layer counterpart; Keras files hold "
-            f"{', '.join(KERAS_CLASSES)}",
+        raise spec.pos.error(
+            (*layer.path, "type"),
+            f"{layer.type} layers have no Keras counterpart, so they cannot be written to a "
+            "Keras .weights.h5 file (write .safetensors or a plain .h5)",
+            hint=f"Keras files hold {', '.join(KERAS_CLASSES)}",
         )
     if layer.type.startswith("conv_transpose") and a["groups"] > 1:
         raise _refuse(spec, layer, "groups", "Keras' transposed convolutions have no groups")
