@@ -94,7 +94,24 @@ def keras_check(label: str, build: Any, spec: Path, inputs: Any, tmp: Path, *arg
     return f"keras {label}: load_weights of {out.name}{how}; ran; {n} weights match Keras' own init"
 
 
-def torch_check(label: str, build: Any, prefix: str, spec: Path, tmp: Path) -> str:
+def torch_conv() -> Any:
+    """CONV_SPEC's layers as a torch module (c1, bn, c2, fc1, ln, fc2)."""
+    from torch import nn
+
+    class Conv(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c1, self.bn, self.c2 = nn.Conv2d(8, 32, 3), nn.BatchNorm2d(32), nn.Conv2d(32, 64, 3)
+            self.fc1, self.ln, self.fc2 = nn.Linear(64, 64), nn.LayerNorm(64), nn.Linear(64, 32)
+
+        def forward(self, x: Any) -> Any:
+            h = self.c2(self.bn(self.c1(x))).mean((2, 3))
+            return self.fc2(self.ln(self.fc1(h).relu()))
+
+    return Conv()
+
+
+def torch_check(label: str, build: Any, prefix: str, spec: Path, tmp: Path, inputs: Any = None) -> str:
     import torch
     from preset_models import torch_inputs
     from safetensors.torch import load_file
@@ -108,7 +125,7 @@ def torch_check(label: str, build: Any, prefix: str, spec: Path, tmp: Path) -> s
     target = model.layers if prefix else model
     target.load_state_dict(state, strict=True)
     with torch.no_grad():
-        y = target(torch_inputs())
+        y = target(torch_inputs() if inputs is None else inputs)
     if not torch.isfinite(y).all():
         raise AssertionError(f"{label}: non-finite outputs")
     n = compare(label, {k: v.numpy() for k, v in state.items()}, fresh)
@@ -140,6 +157,7 @@ def flax_check(spec: Path, tmp: Path) -> str:
 
 def main() -> int:
     import keras
+    import torch
     from models import BUILDERS, SMALL_SETS
     from preset_models import PRESET_SPEC, keras_inputs, keras_model, torch_model, transformers_model
 
@@ -168,6 +186,7 @@ def main() -> int:
             specs[preset] = tmp / f"every-{preset}.yaml"
             specs[preset].write_text(PRESET_SPEC.replace("layers:\n", f"defaults: {preset}\nlayers:\n", 1))
         (tmp / "conv.yaml").write_text(CONV_SPEC)
+        (tmp / "conv-torch.yaml").write_text(CONV_SPEC.replace("defaults: keras", "defaults: torch"))
         imdb = [a for s in SMALL_SETS["lstm-imdb-keras"] for a in ("--set", s)]
         checks = [
             lambda: keras_check(
@@ -193,6 +212,9 @@ def main() -> int:
                 "every-sharded", keras_model, specs["keras"], keras_inputs(), tmp, "--max-shard-size", "20KB"
             ),
             lambda: torch_check("torch", torch_model, "", specs["torch"], tmp),
+            lambda: torch_check(
+                "torch-conv", torch_conv, "", tmp / "conv-torch.yaml", tmp, torch.randn(2, 8, 10, 10)
+            ),
             lambda: torch_check("transformers", transformers_model, "layers.", specs["transformers"], tmp),
             lambda: flax_check(specs["flax"], tmp),
         ]
