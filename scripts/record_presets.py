@@ -3,7 +3,7 @@
     /path/to/interop-venv/bin/python scripts/record_presets.py
 
 Builds scripts/preset_models.py's model in torch, Transformers, Keras 3 and Flax with
-the framework's own defaults and writes tests/data/reference/presets-<preset>.json:
+the framework's own defaults and writes tests/data/reference/presets/<preset>.json:
 the framework versions, the spec the model matches (PRESET_SPEC), and per tensor its
 kind (constant, piecewise, uniform, truncated_normal, normal, orthogonal) and std,
 mean and absmax. tests/test_presets.py checks initgen's `defaults: <preset>` plan of
@@ -64,7 +64,8 @@ def main() -> None:
             ("flax", "jax"),
         ),
     }
-    out_dir = ROOT / "tests" / "data" / "reference"
+    out_dir = ROOT / "tests" / "data" / "reference" / "presets"
+    out_dir.mkdir(parents=True, exist_ok=True)
     for preset, (tensors, model, mods) in records.items():
         record = {
             "preset": preset,
@@ -73,7 +74,7 @@ def main() -> None:
             "spec": PRESET_SPEC,
             "tensors": tensors,
         }
-        path = out_dir / f"presets-{preset}.json"
+        path = out_dir / f"{preset}.json"
         path.write_text(json.dumps(record, indent=1) + "\n")
         print(f"{path.relative_to(ROOT)}: {len(tensors)} tensors")
 

@@ -1,6 +1,6 @@
 """Framework presets (`defaults:`) against what the frameworks themselves draw.
 
-tests/data/reference/presets-<preset>.json records, for a model with a layer of every
+tests/data/reference/presets/<preset>.json records, for a model with a layer of every
 type (scripts/preset_models.py), how torch, Transformers, Keras 3 and Flax initialise
 each tensor: its kind and std (scripts/record_presets.py, run by `make interop`). Here
 initgen's plan of the same spec with `defaults: <preset>` must match: the same kind
@@ -22,12 +22,12 @@ from initgen import build_plan, load_spec
 from initgen.plan.keras import keras_plan
 from initgen.schemes.presets import PRESETS
 
-REFERENCE = ROOT / "tests" / "data" / "reference"
+REFERENCE = ROOT / "tests" / "data" / "reference" / "presets"
 BIG = 2048
 
 
 def record(preset: str) -> dict:
-    return json.loads((REFERENCE / f"presets-{preset}.json").read_text())
+    return json.loads((REFERENCE / f"{preset}.json").read_text())
 
 
 def preset_plan(preset: str) -> dict:
@@ -129,3 +129,24 @@ def test_preset_keys_yield_to_the_spec():
     layer = load_spec("s.yaml", text=text).layers[0]
     assert layer.args["per_gate"] is True and layer.args["unit_forget_bias"] is True
     assert layer.preset_keys == ("unit_forget_bias",)
+
+
+def test_schema_and_cli_offer_the_presets(tmp_path):
+    from click.testing import CliRunner
+
+    from initgen.cli import main
+    from initgen.spec.schema import json_schema
+
+    assert json_schema()["properties"]["defaults"]["enum"] == list(PRESETS)
+    spec = tmp_path / "s.yaml"
+    spec.write_text("initgen: 1\nlayers: [{name: fc, type: dense, in: 4, out: 2}]\n")
+    r = CliRunner().invoke(main, ["plan", str(spec), "--defaults", "torch", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)["tensors"]
+    assert [(t["scheme"], t["from"]) for t in rows] == [("torch_default", "preset")] * 2
+
+
+def test_docs_table_has_every_preset():
+    doc = (ROOT / "docs" / "spec.md").read_text()
+    header = next(line for line in doc.splitlines() if line.startswith("| type · tensor"))
+    assert [c.strip() for c in header.strip("|").split("|")][1:] == sorted(PRESETS, key=list(PRESETS).index)

@@ -11,7 +11,7 @@ which every framework shares). ``keys`` are layer-key defaults the framework imp
 spec does not set the key. A preset ignores the activation; only the spec's own
 ``rules:`` still apply to a layer with an ``activation``.
 
-Sources (framework versions in ``tests/data/reference/presets-*.json``): torch
+Sources (framework versions in ``tests/data/reference/presets/*.json``): torch
 ``reset_parameters`` of nn.Linear, nn.ConvNd, nn.Embedding, nn.LSTM/GRU/RNN; Keras 3
 layer constructors' ``kernel_initializer``/``recurrent_initializer``/
 ``embeddings_initializer``; Flax linen ``default_kernel_init`` (lecun_normal), ``Embed``
