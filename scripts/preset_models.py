@@ -45,8 +45,9 @@ MIN_VALUES = 2048
 
 def summary(a: Any, blocks: int = 0) -> dict[str, Any]:
     """Kind (constant, piecewise, uniform, truncated_normal, normal, orthogonal, random
-    when too small to tell; told apart by excess kurtosis), std, mean and absmax of one tensor. ``blocks``: the
-    tensor is [G·h, ...] gate blocks along axis 0 to test for orthogonality."""
+    when too small to tell; told apart by excess kurtosis), std, mean and absmax of one
+    tensor. ``blocks``: the tensor is [G·h, ...] gate blocks along axis 0 to test for
+    orthogonality."""
     x = np.asarray(a, dtype=np.float64)
     flat = x.reshape(-1)
     out: dict[str, Any] = {"numel": int(flat.size), "std": float(flat.std()), "mean": float(flat.mean())}
