@@ -11,7 +11,9 @@ frameworks' own init (`make interop`, after scripts/interop.py).
 * torch and Transformers: the same every-type spec with ``defaults: torch`` /
   ``transformers`` as .safetensors, ``load_state_dict(strict=True)``, a forward pass,
   and the same comparison with the freshly built module.
-* Flax: the file's values compared with Flax's own init of the same layers.
+* Flax: the file's values compared with Flax's own init of the same layers; and a
+  jax-layout file's tensors put in place of a linen model's variables (every one, the
+  same shapes), applied and compared.
 
 The comparison: constant and piecewise-constant tensors equal; tensors of at least
 2048 values within 15% in std; smaller ones within max(15%, 4/√n). Exit 1 on any failure.
@@ -155,6 +157,72 @@ def flax_check(spec: Path, tmp: Path) -> str:
     return f"flax: {len(theirs)} tensors of the file match Flax linen's own init"
 
 
+FLAX_SPEC = """\
+initgen: 1
+name: flax
+defaults: flax
+layout: jax
+layers:
+  - {name: conv2d, type: conv2d, in: 16, out: 32, kernel: 3, groups: 2}
+  - {name: bn, type: batchnorm, dim: 32}
+  - {name: convt2d, type: conv_transpose2d, in: 32, out: 16, kernel: 3}
+  - {name: emb, type: embedding, num: 100, dim: 32}
+  - {name: dense, type: dense, in: 64, out: 64}
+  - {name: ln, type: layernorm, dim: 64}
+"""
+# Flax variable (collection, module, name) ← initgen tensor (jax layout)
+FLAX_NAMES = {
+    **{("params", m, "kernel"): f"{m}.kernel" for m in ("conv2d", "convt2d", "dense")},
+    **{("params", m, "bias"): f"{m}.bias" for m in ("conv2d", "convt2d", "dense")},
+    ("params", "emb", "embedding"): "emb.embeddings",
+    ("params", "ln", "scale"): "ln.gamma",
+    ("params", "ln", "bias"): "ln.beta",
+    ("params", "bn", "scale"): "bn.gamma",
+    ("params", "bn", "bias"): "bn.beta",
+    ("batch_stats", "bn", "mean"): "bn.moving_mean",
+    ("batch_stats", "bn", "var"): "bn.moving_variance",
+}
+
+
+def flax_load_check(tmp: Path) -> str:
+    """FLAX_SPEC in the jax layout as the variables of the matching linen module: every
+    variable replaced (same shapes), applied, and compared with Flax's own init."""
+    import jax
+    import jax.numpy as jnp
+    from flax import linen as nn
+    from safetensors.numpy import load_file
+
+    class Model(nn.Module):
+        @nn.compact
+        def __call__(self, img: Any, tok: Any, v: Any) -> Any:
+            h = nn.Conv(32, (3, 3), feature_group_count=2, name="conv2d")(img)
+            h = nn.ConvTranspose(16, (3, 3), name="convt2d")(nn.BatchNorm(True, name="bn")(h))
+            e = nn.Embed(100, 32, name="emb")(tok)
+            d = nn.LayerNorm(name="ln")(nn.Dense(64, name="dense")(v))
+            return jnp.concatenate([h.ravel(), e.ravel(), d.ravel()])
+
+    spec, out = tmp / "flax-load.yaml", tmp / "flax-load.safetensors"
+    spec.write_text(FLAX_SPEC)
+    make(spec, out)
+    ours = load_file(str(out))
+    args = (jnp.ones((2, 8, 8, 16)), jnp.zeros((2, 5), jnp.int32), jnp.ones((2, 64)))
+    own = jax.tree_util.tree_map(np.asarray, Model().init(jax.random.PRNGKey(0), *args))
+    own = {k: dict(v) for k, v in own.items()}
+    flat = {(c, m, n): a for c, mods in own.items() for m, vs in mods.items() for n, a in vs.items()}
+    if set(flat) != set(FLAX_NAMES) or set(FLAX_NAMES.values()) != set(ours):
+        raise AssertionError(f"flax: variables {sorted(flat)} vs the file's {sorted(ours)}")
+    loaded: dict[str, Any] = {}
+    for (c, m, n), name in FLAX_NAMES.items():
+        if ours[name].shape != flat[(c, m, n)].shape:
+            raise AssertionError(f"flax: {name} {ours[name].shape} vs {c}/{m}/{n} {flat[(c, m, n)].shape}")
+        loaded.setdefault(c, {}).setdefault(m, {})[n] = jnp.asarray(ours[name])
+    y = Model().apply(loaded, *args)
+    if not bool(jnp.isfinite(y).all()):
+        raise AssertionError("flax: non-finite outputs")
+    n = compare("flax", {k: ours[v] for k, v in FLAX_NAMES.items()}, flat)
+    return f"flax: {n} variables of a jax-layout file replace a linen model's own; ran; match Flax's init"
+
+
 def main() -> int:
     import keras
     import torch
@@ -217,6 +285,7 @@ def main() -> int:
             ),
             lambda: torch_check("transformers", transformers_model, "layers.", specs["transformers"], tmp),
             lambda: flax_check(specs["flax"], tmp),
+            lambda: flax_load_check(tmp),
         ]
         for check in checks:
             try:
