@@ -157,6 +157,42 @@ def flax_check(spec: Path, tmp: Path) -> str:
     return f"flax: {len(theirs)} tensors of the file match Flax linen's own init"
 
 
+VARIANTS_SPEC = """\
+initgen: 1
+name: variants
+defaults: keras
+layers:
+  - {name: emb, type: embedding, num: 50, dim: 8}
+  - {name: l, type: lstm, in: 8, hidden: 6, layers: 2}
+  - {name: b, type: gru, in: 6, hidden: 4, bidirectional: true}
+  - {name: r, type: rmsnorm, dim: 8}
+  - {name: n, type: batchnorm, dim: 8, affine: false}
+  - {name: ln, type: layernorm, dim: 8, bias: false}
+  - {name: d, type: dense, in: 8, out: 3, bias: false}
+"""
+
+
+def keras_variants() -> Any:
+    """VARIANTS_SPEC's Keras model: a 2-layer LSTM as two LSTMs, a Bidirectional GRU,
+    RMSNormalization, and layers without scale, center or bias."""
+    import keras
+
+    L = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input((5,), dtype="int32"),
+            L.Embedding(50, 8),
+            L.LSTM(6, return_sequences=True),
+            L.LSTM(6, return_sequences=True),
+            L.Bidirectional(L.GRU(4)),
+            L.RMSNormalization(),
+            L.BatchNormalization(center=False, scale=False),
+            L.LayerNormalization(center=False),
+            L.Dense(3, use_bias=False),
+        ]
+    )
+
+
 FLAX_SPEC = """\
 initgen: 1
 name: flax
@@ -254,6 +290,7 @@ def main() -> int:
             specs[preset] = tmp / f"every-{preset}.yaml"
             specs[preset].write_text(PRESET_SPEC.replace("layers:\n", f"defaults: {preset}\nlayers:\n", 1))
         (tmp / "conv.yaml").write_text(CONV_SPEC)
+        (tmp / "variants.yaml").write_text(VARIANTS_SPEC)
         (tmp / "conv-torch.yaml").write_text(CONV_SPEC.replace("defaults: keras", "defaults: torch"))
         imdb = [a for s in SMALL_SETS["lstm-imdb-keras"] for a in ("--set", s)]
         checks = [
@@ -273,6 +310,13 @@ def main() -> int:
                 *imdb,
             ),
             lambda: keras_check("every", keras_model, specs["keras"], keras_inputs(), tmp),
+            lambda: keras_check(
+                "variants",
+                keras_variants,
+                tmp / "variants.yaml",
+                rng.integers(0, 50, (2, 5)).astype("int32"),
+                tmp,
+            ),
             lambda: keras_check(
                 "every-bf16", keras_model, specs["keras"], keras_inputs(), tmp, "--dtype", "bfloat16"
             ),
