@@ -100,7 +100,7 @@ def make(
         plan = keras_plan(plan)[0]
     total = sharded_nbytes(plan, shard_bytes, which)
     with progress_bar(out.name, quiet, data=True) as progress:
-        write(
+        written = write(
             plan,
             out,
             fmt=fmt,
@@ -115,7 +115,7 @@ def make(
     if not quiet:
         what = f"shard {which[0]}/{which[1]} of " if which else ""
         click.echo(
-            f"wrote {what}{out}: {len(plan.tensors)} tensors, {plan.params:,} params, "
+            f"wrote {what}{written}: {len(plan.tensors)} tensors, {plan.params:,} params, "
             f"{format_bytes(total)} (seed {plan.seed})",
             err=True,
         )
