@@ -18,7 +18,7 @@ from ..schemes.fans import LAYOUT_AXES
 from ..schemes.gains import ACTIVATION_RULES
 from ..schemes.presets import PRESETS
 from .expr import substitute
-from .values import _int_value, check_value
+from .values import check_value, int_value
 from .yamlpos import Path, Positions
 
 TOP_KEYS = (
@@ -139,7 +139,7 @@ def parse_spec(data: Any, pos: Positions, overrides: Mapping[str, Any] | None = 
     env = _vars(data, overrides or {}, pos)
     top = _subst({k: v for k, v in data.items() if k not in ("vars", "layers")}, env, (), pos)
     seed = top.get("seed", 0)
-    if _int_value(seed) is None or _int_value(seed) < 0:  # type: ignore[operator]
+    if int_value(seed) is None or int_value(seed) < 0:  # type: ignore[operator]
         raise pos.error(("seed",), f"seed must be a whole number ≥ 0, got {seed!r}")
     dtype = _choice(top.get("dtype", "float32"), WEIGHT_DTYPES, ("dtype",), pos)
     layout = _choice(top.get("layout", "torch"), LAYOUT_AXES, ("layout",), pos)
@@ -153,7 +153,7 @@ def parse_spec(data: Any, pos: Positions, overrides: Mapping[str, Any] | None = 
     if defaults is not None:
         defaults = _choice(defaults, PRESETS, ("defaults",), pos)
     spec = Spec(
-        pos.file, name, _int_value(seed) or 0, dtype, layout, env, {**ACTIVATION_RULES, **rules}, [], pos
+        pos.file, name, int_value(seed) or 0, dtype, layout, env, {**ACTIVATION_RULES, **rules}, [], pos
     )
     spec.defaults, spec.own_rules = defaults, dict(rules)
     _expand(data["layers"], ("layers",), "", env, layout, dtype, spec)
@@ -189,7 +189,7 @@ def _expand(
                 raise pos.error((*p, "group"), f"group is a name prefix, got {head['group']!r}")
             _expand(item["layers"], (*p, "layers"), prefix + head["group"], env, blayout, bdtype, spec)
             continue
-        count = _int_value(head["repeat"])
+        count = int_value(head["repeat"])
         if count is None or count < 0:
             raise pos.error((*p, "repeat"), f"repeat must be a whole number ≥ 0, got {head['repeat']!r}")
         if count > MAX_LAYERS:

@@ -9,7 +9,7 @@ from ..layers import BOOL, DIM, DIMS, INTS, NUMBER
 from .yamlpos import Path, Positions
 
 
-def _int_value(v: Any) -> int | None:
+def int_value(v: Any) -> int | None:
     if isinstance(v, bool):
         return None
     if isinstance(v, int):
@@ -22,7 +22,7 @@ def _int_value(v: Any) -> int | None:
 def check_value(kind: str, v: Any, path: Path, pos: Positions) -> Any:
     """Check one layer key's value against its kind; return it normalized."""
     if kind == DIM:
-        n = _int_value(v)
+        n = int_value(v)
         if n is None or n <= 0:
             raise pos.error(path, f"expected a positive whole number, got {v!r}")
         return n
