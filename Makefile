@@ -40,21 +40,26 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_stats.py
 	$(BIN)/python bench/bench_config.py
 
-# make interop: a separate venv with torch, torchvision, Transformers, timm and Keras (not needed
-# by `make test`); records tests/data/reference/*.json from the real frameworks, then
-# loads every shipped spec's file into its framework model and runs a forward pass; then
-# records what save_pretrained writes for a tiny config of every supported model family
-# (tests/data/reference/configs) and loads initgen's model directories with from_pretrained.
+# make interop: a separate venv with torch, torchvision, Transformers, timm, Keras, JAX and Flax
+# (not needed by `make test`); records tests/data/reference/*.json from the real frameworks
+# (the shipped specs' tensor lists, and each framework's own init for the presets), loads
+# every shipped spec's file into its framework model and runs a forward pass, then loads
+# the preset files (Keras: .weights.h5 with load_weights) and compares them with each
+# framework's own init; then records what save_pretrained writes for a tiny config of every
+# supported model family (tests/data/reference/configs) and loads initgen's model
+# directories with from_pretrained.
 INTEROP := .venv-interop
 $(INTEROP)/.installed: pyproject.toml
 	test -x $(INTEROP)/bin/python || $(PYTHON) -m venv $(INTEROP)
-	$(INTEROP)/bin/python -m pip install -q torch torchvision transformers timm keras safetensors
+	$(INTEROP)/bin/python -m pip install -q torch torchvision transformers timm keras jax flax safetensors
 	$(INTEROP)/bin/python -m pip install -q -e .
 	touch $@
 
 interop: $(INTEROP)/.installed
 	$(INTEROP)/bin/python scripts/record_reference.py
 	$(INTEROP)/bin/python scripts/interop.py
+	$(INTEROP)/bin/python scripts/record_presets.py
+	KERAS_BACKEND=torch $(INTEROP)/bin/python scripts/interop_presets.py
 	$(INTEROP)/bin/python scripts/record_configs.py
 	$(INTEROP)/bin/python scripts/interop_configs.py
 

@@ -206,13 +206,14 @@ def stats_view(
 
 
 def plan_view(plan: Any, fmt: str) -> str | None:
-    cols = ["tensor", "shape", "dtype", "scheme", "fan_in", "fan_out", "expected std", "bytes"]
+    cols = ["tensor", "shape", "dtype", "scheme", "from", "fan_in", "fan_out", "expected std", "bytes"]
     rows = [
         [
             t.name,
             shape_text(list(t.shape)),
             t.dtype,
             t.scheme,
+            t.source,
             t.fan_in,
             t.fan_out,
             t.dist.std,
@@ -228,9 +229,13 @@ def plan_view(plan: Any, fmt: str) -> str | None:
         "",
         "",
         "",
+        "",
         format_bytes(plan.nbytes),
     ]
-    return render(f"{plan.name} (seed {plan.seed})", cols, rows, fmt, plan.to_json(), footer)
+    data = plan.to_json()
+    for t, row in zip(plan.tensors, data["tensors"]):
+        row["from"] = t.source
+    return render(f"{plan.name} (seed {plan.seed})", cols, rows, fmt, data, footer)
 
 
 def finite_json(obj: Any) -> Any:

@@ -5,7 +5,8 @@ initgen, build the matching framework model (Transformers GPT-2 and Llama, torch
 ResNet-18, timm ViT-B/16, torch modules for the small nets), load the file with
 ``load_state_dict(strict=True)`` (tied aliases filled from the tensor they share, as
 ``from_pretrained`` does; non-persistent buffers are not in a state dict) or, for the
-Keras model, ``set_weights`` of every layer by name, run a
+Keras model, the spec made as ``NAME.weights.h5`` and loaded with
+``model.load_weights``, run a
 forward pass and check the outputs are finite. For the specs that follow their
 framework's own init (SAME_INIT), each tensor's mean and std are also compared with the
 framework's freshly initialised model. Exit 1 on any failure.
@@ -64,7 +65,7 @@ def compare_init(spec: str, ours: dict, model) -> int:
 
 def check(spec: str, out_dir: Path) -> str:
     import torch
-    from models import BUILDERS, INPUTS, SMALL_SETS, load, run
+    from models import BUILDERS, INPUTS, KERAS, SMALL_SETS, load, run
     from safetensors.torch import load_file
 
     out = out_dir / f"{spec}.safetensors"
@@ -91,7 +92,14 @@ def check(spec: str, out_dir: Path) -> str:
         if spec in SAME_INIT
         else ""
     )
-    load(model, state)
+    if spec in KERAS:  # Keras' own file layout: load_weights, no set_weights loop
+        h5 = out_dir / f"{spec}.weights.h5"
+        make = [sys.executable, "-m", "initgen", "make", str(ROOT / "specs" / f"{spec}.yaml"), "-o", str(h5)]
+        subprocess.run([*make, "--quiet", *sets], check=True)
+        model.load_weights(str(h5))
+        source += f"; {h5.name} with load_weights"
+    else:
+        load(model, state)
     y = run(model, INPUTS[spec]())
     if not torch.isfinite(y).all():
         raise AssertionError(f"{spec}: non-finite outputs")

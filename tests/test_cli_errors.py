@@ -271,7 +271,31 @@ ROWS: dict[str, tuple[list[str], dict, int, str]] = {
         {"s.yaml": MLP},
         2,
         "error: {d}/w.bin: cannot tell the format from the extension '.bin'; use "
-        ".safetensors, .h5 or .hdf5, or --format\n",
+        ".safetensors, .weights.h5 (Keras), .h5 or .hdf5, or --format\n",
+    ),
+    "keras no counterpart": (
+        ["make", "{d}/s.yaml", "-o", "{d}/w.weights.h5"],
+        {"s.yaml": b"initgen: 1\nlayers:\n  - {name: att, type: attention, dim: 8, heads: 2}\n"},
+        2,
+        "error: {d}/s.yaml:3: layers[0].type: attention layers have no Keras counterpart, so they "
+        "cannot be written to a Keras .weights.h5 file (write .safetensors or a plain .h5); Keras "
+        "files hold dense, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, "
+        "conv_transpose3d, embedding, layernorm, rmsnorm, batchnorm, lstm, gru, rnn\n",
+    ),
+    "keras transposed groups": (
+        ["make", "{d}/s.yaml", "-o", "{d}/w.weights.h5"],
+        {
+            "s.yaml": b"initgen: 1\nlayers:\n  - {name: t, type: conv_transpose2d, in: 4, out: 4, kernel: 3, groups: 2}\n"
+        },
+        2,
+        "error: {d}/s.yaml:3: layers[0].groups: Keras' transposed convolutions have no groups, "
+        "so it cannot be written to a Keras .weights.h5 file\n",
+    ),
+    "keras index without shards": (
+        ["make", "{d}/s.yaml", "-o", "{d}/w.weights.json"],
+        {"s.yaml": MLP},
+        2,
+        "error: {d}/w.weights.json: a .weights.json index needs --max-shard-size; write NAME.weights.h5\n",
     ),
     "output exists": (
         ["make", "{d}/s.yaml", "-o", "{d}/w.safetensors"],
@@ -367,8 +391,15 @@ ROWS: dict[str, tuple[list[str], dict, int, str]] = {
         ["plan", "{d}/s.yaml"],
         {"s.yaml": MLP.replace(b"name: t", b"nmae: t")},
         2,
-        "error: {d}/s.yaml:2: nmae: unknown key 'nmae' in the spec; allowed: description, "
+        "error: {d}/s.yaml:2: nmae: unknown key 'nmae' in the spec; allowed: defaults, description, "
         "dtype, initgen, layers, layout, name, rules, seed or vars; did you mean 'name'?\n",
+    ),
+    "spec defaults": (
+        ["validate", "{d}/s.yaml"],
+        {"s.yaml": MLP.replace(b"name: t", b"defaults: pytorch")},
+        2,
+        "error: {d}/s.yaml:2: defaults: 'pytorch' is not one of flax, keras, torch or transformers; "
+        "did you mean 'torch'?\n",
     ),
     "spec version": (
         ["validate", "{d}/s.yaml"],

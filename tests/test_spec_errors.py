@@ -16,7 +16,7 @@ CASES = [
     (
         "unknown_top",
         "initgen: 1\nlayerz: []\n",
-        "s.yaml:2: layerz: unknown key 'layerz' in the spec; allowed: description, dtype, initgen, layers, layout, name, rules, seed or vars; did you mean 'layers'?",
+        "s.yaml:2: layerz: unknown key 'layerz' in the spec; allowed: defaults, description, dtype, initgen, layers, layout, name, rules, seed or vars; did you mean 'layers'?",
     ),
     (
         "unknown_layer_key",

@@ -17,13 +17,14 @@ from .progress import progress_bar
     "--output",
     required=True,
     type=click.Path(),
-    help="Output file: .safetensors, or .h5/.hdf5 for HDF5. With --max-shard-size, "
-    "a directory (created if missing).",
+    help="Output file: .safetensors; NAME.weights.h5 for Keras 3's load_weights; "
+    ".h5/.hdf5 for plain HDF5 (/layer/weight). With --max-shard-size, a directory "
+    "(created if missing), or NAME.weights.json for Keras shards.",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["safetensors", "hdf5"]),
+    type=click.Choice(["safetensors", "hdf5", "keras"]),
     help="Output format (default: from the extension).",
 )
 @click.option(
@@ -97,24 +98,50 @@ def make(
     if config:
         shard_bytes = _model_dir_options(spec, out, sets, fmt, shard_bytes)
     elif shard_bytes is None and which is None:
-        output_format(out, fmt)
-        check_target(out, force)
+        if output_format(out, fmt) != "keras" or not out.name.endswith(".json"):
+            check_target(out, force)
     plan = load_plan(spec, sets, seed, dtype, check=False)
+    if fmt == "keras" or (fmt is None and out.name.lower().endswith((".weights.h5", ".weights.json"))):
+        # the tensors Keras' layout makes, for the summary
+        from ..plan.keras import keras_plan
+
+        plan = keras_plan(plan)[0]
     total = sharded_nbytes(plan, shard_bytes, which)
-    options = dict(force=force, threads=threads, shard=which, direct_io=direct_io, max_bytes=max_bytes())
     with progress_bar(out.name, quiet, data=True) as progress:
         if config:
             from ..configs import read_config
             from ..writers import write_model_dir
 
             raw = Path(read_config(spec)[1]).read_bytes()
-            write_model_dir(plan, out, raw, max_shard_size=shard_bytes, progress=progress, **options)  # type: ignore[arg-type]
+            written = write_model_dir(
+                plan,
+                out,
+                raw,
+                max_shard_size=shard_bytes,
+                shard=which,
+                force=force,
+                threads=threads,
+                progress=progress,
+                direct_io=direct_io,
+                max_bytes=max_bytes(),
+            )
         else:
-            write(plan, out, fmt=fmt, max_shard_size=shard_bytes, progress=progress, **options)  # type: ignore[arg-type]
+            written = write(
+                plan,
+                out,
+                fmt=fmt,
+                max_shard_size=shard_bytes,
+                shard=which,
+                force=force,
+                threads=threads,
+                progress=progress,
+                direct_io=direct_io,
+                max_bytes=max_bytes(),
+            )
     if not quiet:
         what = f"shard {which[0]}/{which[1]} of " if which else ""
         click.echo(
-            f"wrote {what}{out}{'/ (config.json and weights)' if config else ''}: {len(plan.tensors)} "
+            f"wrote {what}{written}{'/ (config.json and weights)' if config else ''}: {len(plan.tensors)} "
             f"tensors, {plan.params:,} params, {format_bytes(total)} (seed {plan.seed})",
             err=True,
         )

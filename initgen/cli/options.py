@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..dtypes import WEIGHT_DTYPES
+from ..schemes.presets import PRESETS
+
+PRESET_NAMES = tuple(PRESETS)
 
 if TYPE_CHECKING:
     from ..plan import Plan
@@ -25,6 +28,14 @@ def spec_options(f: Callable[..., Any]) -> Callable[..., Any]:
         help="Replace the spec's dtype (layers that set their own keep it).",
     )(f)
     f = click.option("--seed", type=click.IntRange(min=0), help="Replace the spec's seed.")(f)
+    f = click.option(
+        "--defaults",
+        type=click.Choice(PRESET_NAMES),
+        expose_value=False,
+        callback=_defaults,
+        help="Replace the spec's `defaults:`: every tensor without an init follows that "
+        "framework's own default for its layer type.",
+    )(f)
     f = click.option(
         "--max-bytes",
         metavar="SIZE",
@@ -71,11 +82,20 @@ def load_plan(
     from ..plan import build_plan, check_plan
     from ..spec import load_spec, parse_overrides
 
+    ctx = click.get_current_context(silent=True)
+    defaults = ctx.meta.get("initgen.defaults") if ctx else None
     overrides = parse_overrides(list(sets))
     if is_config_source(spec):
+        if defaults is not None:
+            from ..errors import UsageError
+
+            raise UsageError(
+                f"{spec}: --defaults applies to specs; a config's tensors follow its family's "
+                "own init (Transformers' _init_weights)"
+            )
         loaded = load_config_spec(spec, overrides, dtype)
     else:
-        loaded = load_spec(spec, overrides, dtype=dtype)
+        loaded = load_spec(spec, overrides, dtype=dtype, defaults=defaults)
     plan = build_plan(loaded, seed)
     if check:
         check_plan(plan, max_bytes())
@@ -88,6 +108,12 @@ def _max_bytes(ctx: click.Context, param: click.Parameter, value: str | None) ->
         from ..units import parse_size
 
         ctx.meta["initgen.max_bytes"] = parse_size(value, "--max-bytes")
+
+
+def _defaults(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """--defaults is read by load_plan, so commands need not pass it along."""
+    if value is not None:
+        ctx.meta["initgen.defaults"] = value
 
 
 def emit(text: str | None) -> None:

@@ -12,19 +12,24 @@ from ..errors import SpecError, one_of, suggest
 from ..layers import LAYER_TYPES, LayerValueError, TensorDecl
 from ..schemes import Context, Dist, get_scheme
 from ..schemes.fans import Fans, layout_fans
+from ..schemes.presets import PRESETS
 from ..spec import LayerSpec, Spec
+from ..spec.expr import substitute
 from ..spec.yamlpos import Path
 from .tensors import Plan, TensorPlan
 
 ROLE_DEFAULTS = {"bias": "zeros", "norm": "ones"}
 
 
-def _init_for(layer: LayerSpec, decl: TensorDecl, spec: Spec) -> tuple[Any, Path]:
-    """Which init applies to ``decl``, and the key path it came from.
+def _init_for(layer: LayerSpec, decl: TensorDecl, spec: Spec) -> tuple[Any, Path, str]:
+    """Which init applies to ``decl``, the key path it came from and its source
+    (``explicit``, ``rule``, ``preset`` or ``type default``: shown by ``initgen plan``).
 
     Order: the layer's per-tensor init (by tensor key, then by role), the layer's
-    plain init (weights only), the tensor's preset, its role's default (bias 0,
-    norm 1), its own default, the activation rule, the layer type's default.
+    plain init (weights only), the tensor's preset (unit_forget_bias), the framework
+    preset's row (``defaults:``), its role's default (bias 0, norm 1), its own default,
+    the activation rule, the layer type's default. With ``defaults:``, only the spec's
+    own ``rules:`` apply to an activation, and before the preset.
     Returns ``None`` for the init when the tensor's preset applies.
     """
     init, path = layer.init, (*layer.path, "init")
@@ -32,26 +37,45 @@ def _init_for(layer: LayerSpec, decl: TensorDecl, spec: Spec) -> tuple[Any, Path
     if per_tensor:
         for k in (decl.key, decl.role):
             if k in init:
-                return init[k], (*path, k)
+                return init[k], (*path, k), "explicit"
     elif init is not None and decl.role == "weight":
-        return init, path
+        return init, path, "explicit"
     if decl.preset is not None:
-        return None, path
+        return None, path, "preset" if decl.preset[0] in layer.preset_keys else "explicit"
+    rules = spec.rules if spec.defaults is None else spec.own_rules
+    act = layer.activation
+    if spec.defaults is not None:
+        if act is not None and act in rules and decl.role == "weight":
+            return rules[act], ("rules", act), "rule"
+        row = PRESETS[spec.defaults].inits.get(layer.type, {})
+        if decl.role in row:
+            return _with_keys(row[decl.role], layer, spec), ("defaults",), "preset"
     if decl.role in ROLE_DEFAULTS:
-        return ROLE_DEFAULTS[decl.role], path
+        return ROLE_DEFAULTS[decl.role], path, "type default"
     if decl.default is not None:
-        return decl.default, path
-    if layer.activation is not None:
-        act = layer.activation
-        if act not in spec.rules:
+        return decl.default, path, "type default"
+    if act is not None and spec.defaults is None:
+        if act not in rules:
             raise spec.pos.error(
                 (*layer.path, "activation"),
-                f"unknown activation '{act}'; known: {one_of(spec.rules)} (or add it to `rules:`)",
-                hint=suggest(act, spec.rules),
+                f"unknown activation '{act}'; known: {one_of(rules)} (or add it to `rules:`)",
+                hint=suggest(act, rules),
             )
         rule_path = ("rules", act)
-        return spec.rules[act], rule_path if rule_path in spec.pos.lines else (*layer.path, "activation")
-    return LAYER_TYPES[layer.type].default_init, (*layer.path, "type")
+        return rules[act], rule_path if rule_path in spec.pos.lines else (*layer.path, "activation"), "rule"
+    return LAYER_TYPES[layer.type].default_init, (*layer.path, "type"), "type default"
+
+
+def _with_keys(init: Any, layer: LayerSpec, spec: Spec) -> Any:
+    """A preset's init with ``${...}`` evaluated over the layer's keys (``hidden``)."""
+    try:
+        return (
+            substitute(init, layer.args)
+            if isinstance(init, str)
+            else ({k: substitute(v, layer.args) for k, v in init.items()} if isinstance(init, dict) else init)
+        )
+    except SpecError as e:
+        raise spec.pos.error(layer.path, e.message, e.hint) from None
 
 
 def _check_tensor_keys(layer: LayerSpec, decls: list[TensorDecl], spec: Spec) -> None:
@@ -108,7 +132,7 @@ def _fans(d: TensorDecl, layout: str) -> Fans:
 
 def _resolve(layer: LayerSpec, d: TensorDecl, spec: Spec) -> tuple[str, dict[str, Any], Dist, Fans]:
     """The scheme name, its arguments and the distribution of one tensor."""
-    init, path = _init_for(layer, d, spec)
+    init, path, _ = _init_for(layer, d, spec)
     fans = _fans(d, layer.layout)
     if init is None and d.preset is not None:
         return d.preset[0], {}, d.preset[1], fans
@@ -200,6 +224,7 @@ def plan_layer(layer: LayerSpec, spec: Spec) -> list[TensorPlan]:
                 fans.fan_in,
                 fans.fan_out,
                 layer.name,
+                _init_for(layer, d, spec)[2],
             )
         )
     return out

@@ -28,6 +28,8 @@ class TensorPlan:
     fan_in: float
     fan_out: float
     layer: str = ""
+    # where the scheme came from (explicit, rule, preset, type default): shown, not recorded
+    source: str = field(default="", compare=False)
 
     @property
     def numel(self) -> int:

@@ -1,4 +1,5 @@
-"""Open any weight file: safetensors (by memory map), HDF5, or a sharded safetensors set.
+"""Open any weight file: safetensors (by memory map), HDF5, or a sharded set
+(safetensors with its index, Keras ``.weights.h5`` shards with ``NAME.weights.json``).
 
 Every problem with a file is a :class:`~initgen.errors.FileFormatError` naming it.
 """
@@ -21,10 +22,15 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 def open_weights(path: PathLike) -> WeightFile:
     """Open a safetensors file, an HDF5 file, or a sharded safetensors set (its
-    ``*.safetensors.index.json`` or the directory holding it), by content."""
+    ``*.safetensors.index.json`` or the directory holding it), or a sharded Keras set
+    (its ``NAME.weights.json``), by content."""
     path = Path(path)
     if not path.exists():
         raise FileFormatError(f"{path}: no such file or directory")
+    if path.name.lower().endswith(".weights.json"):
+        from .keras_sharded import open_keras_index
+
+        return open_keras_index(path)
     if path.is_dir() or path.name.endswith(".index.json"):
         return ShardedFile.open(path)
     with open(path, "rb") as f:

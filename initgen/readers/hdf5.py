@@ -5,7 +5,8 @@ reads back as ``fc1.weight``, a Keras 3 ``.weights.h5`` gives
 ``layers.dense.vars.0`` and a legacy Keras ``.h5`` gives
 ``model_weights.dense.dense.kernel:0``. HDF5 has no bfloat16 or float8 type;
 initgen stores those as raw unsigned integers with a ``dtype`` attribute naming
-the real type, and the reader views the bits as that type again.
+the real type (Keras 3 stores bfloat16 as a 2-byte opaque type with the same
+attribute), and the reader views the bits as that type again.
 
 Contiguous, unfiltered datasets (what initgen and Keras write) are read by memory
 map at their file offset, like safetensors; chunked or compressed ones through
@@ -64,13 +65,16 @@ class HDF5File(WeightFile):
     def _visit(self, name: str, obj: object) -> None:
         import h5py
 
-        if not isinstance(obj, h5py.Dataset) or obj.dtype.kind not in "fiub" or obj.shape is None:
+        if not isinstance(obj, h5py.Dataset) or obj.dtype.kind not in "fiubV" or obj.shape is None:
             return  # not numbers, or a null dataspace (no values at all)
         tname = name.replace("/", ".")
         declared = _text(obj.attrs["dtype"]) if "dtype" in obj.attrs else None
         dtype = obj.dtype.name
         row = DTYPES.get(declared) if isinstance(declared, str) else None
-        if row is not None and row.viewed and obj.dtype.kind == "u" and obj.dtype.itemsize == row.itemsize:
+        viewed = row is not None and row.viewed and obj.dtype.itemsize == row.itemsize
+        if obj.dtype.kind == "V" and not (viewed and obj.dtype.fields is None):
+            return  # opaque or compound data that is no known number type
+        if row is not None and viewed and obj.dtype.kind in "uV":  # Keras: bfloat16 as 2-byte opaque
             dtype = row.name
             self.views[tname] = row.np
         self.tensors.append(TensorInfo(tname, tuple(obj.shape), dtype))

@@ -22,6 +22,7 @@ def load_spec(
     *,
     text: str | None = None,
     dtype: str | None = None,
+    defaults: str | None = None,
 ) -> Spec:
     """Read and check a spec.
 
@@ -30,6 +31,8 @@ def load_spec(
         overrides: values that replace vars (``--set``), e.g. ``{"n_layer": 2}``.
         text: the spec's YAML, instead of reading ``source``.
         dtype: replaces the spec's ``dtype:``.
+        defaults: replaces the spec's ``defaults:`` (a framework preset: torch, keras,
+            flax or transformers).
 
     Returns:
         The checked, expanded :class:`Spec` (every layer resolved).
@@ -53,6 +56,8 @@ def load_spec(
     data, pos = load_yaml(text, name)
     if dtype is not None and isinstance(data, dict):
         data = {**data, "dtype": dtype}
+    if defaults is not None and isinstance(data, dict):
+        data = {**data, "defaults": defaults}
     return parse_spec(data, pos, overrides)
 
 

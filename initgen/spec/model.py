@@ -7,20 +7,32 @@ layers are fully resolved. Every error is a SpecError naming file, line and key 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..dtypes import WEIGHT_DTYPES
 from ..errors import SpecError, all_of, one_of, suggest
-from ..layers import BOOL, CHOICE, DIM, DIMS, INTS, LAYER_TYPES, NUMBER
+from ..layers import CHOICE, LAYER_TYPES, NUMBER
 from ..schemes.fans import LAYOUT_AXES
 from ..schemes.gains import ACTIVATION_RULES
+from ..schemes.presets import PRESETS
 from .expr import substitute
+from .values import check_value, int_value
 from .yamlpos import Path, Positions
 
-TOP_KEYS = ("initgen", "name", "description", "seed", "dtype", "layout", "vars", "rules", "layers")
+TOP_KEYS = (
+    "initgen",
+    "name",
+    "description",
+    "seed",
+    "dtype",
+    "layout",
+    "defaults",
+    "vars",
+    "rules",
+    "layers",
+)
 LAYER_KEYS = ("name", "type", "activation", "init", "layout", "dtype", "names", "negative_slope")
 BLOCK_KEYS = {
     "repeat": ("repeat", "as", "prefix", "layers", "layout", "dtype"),
@@ -41,6 +53,7 @@ class LayerSpec:
     negative_slope: float | None = None
     init: Any = None
     names: dict[str, str] = field(default_factory=dict)
+    preset_keys: tuple[str, ...] = ()  # keys whose value came from the spec's framework preset
 
 
 @dataclass
@@ -55,6 +68,8 @@ class Spec:
     layers: list[LayerSpec]
     pos: Positions
     repeats: int = 0  # repeat passes so far: bounds nested repeats of empty blocks too
+    defaults: str | None = None  # a framework preset (initgen.schemes.presets)
+    own_rules: dict[str, Any] = field(default_factory=dict)  # the spec's `rules:` alone
 
 
 def _check_keys(obj: Any, allowed: tuple[str, ...], path: Path, pos: Positions, what: str) -> None:
@@ -79,42 +94,6 @@ def _choice(value: Any, allowed: Any, path: Path, pos: Positions) -> str:
     if not isinstance(value, str) or value not in allowed:  # a list is not even hashable
         raise pos.error(path, f"{value!r} is not one of {one_of(allowed)}", hint=suggest(value, allowed))
     return value
-
-
-def _int_value(v: Any) -> int | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return None
-
-
-def check_value(kind: str, v: Any, path: Path, pos: Positions) -> Any:
-    """Check one layer key's value against its kind; return it normalized."""
-    if kind == DIM:
-        n = _int_value(v)
-        if n is None or n <= 0:
-            raise pos.error(path, f"expected a positive whole number, got {v!r}")
-        return n
-    if kind in (DIMS, INTS):
-        if kind == DIMS and not isinstance(v, list):
-            return check_value(DIM, v, path, pos)
-        if not isinstance(v, list) or (kind == DIMS and not v):
-            raise pos.error(path, f"expected a list of positive whole numbers, got {v!r}")
-        return [check_value(DIM, x, (*path, i), pos) for i, x in enumerate(v)]
-    if kind == BOOL:
-        if not isinstance(v, bool):
-            raise pos.error(path, f"expected true or false, got {v!r}")
-        return v
-    if kind == NUMBER:
-        if v is None:
-            return None
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise pos.error(path, f"expected a number, got {v!r}")
-        return v
-    raise AssertionError(kind)
 
 
 def _subst(obj: Any, env: Mapping[str, Any], path: Path, pos: Positions) -> Any:
@@ -160,7 +139,7 @@ def parse_spec(data: Any, pos: Positions, overrides: Mapping[str, Any] | None = 
     env = _vars(data, overrides or {}, pos)
     top = _subst({k: v for k, v in data.items() if k not in ("vars", "layers")}, env, (), pos)
     seed = top.get("seed", 0)
-    if _int_value(seed) is None or _int_value(seed) < 0:  # type: ignore[operator]
+    if int_value(seed) is None or int_value(seed) < 0:  # type: ignore[operator]
         raise pos.error(("seed",), f"seed must be a whole number ≥ 0, got {seed!r}")
     dtype = _choice(top.get("dtype", "float32"), WEIGHT_DTYPES, ("dtype",), pos)
     layout = _choice(top.get("layout", "torch"), LAYOUT_AXES, ("layout",), pos)
@@ -170,9 +149,13 @@ def parse_spec(data: Any, pos: Positions, overrides: Mapping[str, Any] | None = 
     name = top.get("name", pos.file)
     if not isinstance(name, str):
         raise pos.error(("name",), f"name must be a string, got {name!r}")
+    defaults = top.get("defaults")
+    if defaults is not None:
+        defaults = _choice(defaults, PRESETS, ("defaults",), pos)
     spec = Spec(
-        pos.file, name, _int_value(seed) or 0, dtype, layout, env, {**ACTIVATION_RULES, **rules}, [], pos
+        pos.file, name, int_value(seed) or 0, dtype, layout, env, {**ACTIVATION_RULES, **rules}, [], pos
     )
+    spec.defaults, spec.own_rules = defaults, dict(rules)
     _expand(data["layers"], ("layers",), "", env, layout, dtype, spec)
     if not spec.layers:
         raise pos.error(("layers",), "the spec has no layers")
@@ -191,7 +174,7 @@ def _expand(
             raise pos.error(p, f"a layer must be a mapping, got {_kind(item)}")
         block = next((k for k in BLOCK_KEYS if k in item), None)
         if block is None:
-            spec.layers.append(_layer(item, p, prefix, env, layout, dtype, pos))
+            spec.layers.append(_layer(item, p, prefix, env, layout, dtype, pos, spec.defaults))
             if len(spec.layers) > MAX_LAYERS:
                 raise pos.error(p, f"the spec expands to more than {MAX_LAYERS} layers")
             continue
@@ -206,7 +189,7 @@ def _expand(
                 raise pos.error((*p, "group"), f"group is a name prefix, got {head['group']!r}")
             _expand(item["layers"], (*p, "layers"), prefix + head["group"], env, blayout, bdtype, spec)
             continue
-        count = _int_value(head["repeat"])
+        count = int_value(head["repeat"])
         if count is None or count < 0:
             raise pos.error((*p, "repeat"), f"repeat must be a whole number ≥ 0, got {head['repeat']!r}")
         if count > MAX_LAYERS:
@@ -234,6 +217,7 @@ def _layer(
     layout: str,
     dtype: str,
     pos: Positions,
+    defaults: str | None = None,
 ) -> LayerSpec:
     if "type" not in item:
         raise pos.error(path, "missing key 'type'", hint=f"one of {one_of(LAYER_TYPES)}")
@@ -251,8 +235,11 @@ def _layer(
     if not isinstance(item["name"], str) or not item["name"]:
         raise pos.error((*path, "name"), f"name must be a non-empty string, got {item['name']!r}")
     args: dict[str, Any] = {}
+    implied = PRESETS[defaults].keys.get(ltype.name, {}) if defaults else {}
     for key, kind in ltype.keys.items():
-        if key in item and kind == CHOICE:
+        if key not in item and key in implied:
+            args[key] = implied[key]
+        elif key in item and kind == CHOICE:
             args[key] = _choice(item[key], ltype.choices[key], (*path, key), pos)
         elif key in item:
             args[key] = check_value(kind, item[key], (*path, key), pos)
@@ -283,4 +270,5 @@ def _layer(
         negative_slope=slope,
         init=item.get("init"),
         names=names,
+        preset_keys=tuple(k for k in implied if k not in item),
     )

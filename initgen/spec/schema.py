@@ -8,6 +8,7 @@ from ..dtypes import WEIGHT_DTYPES
 from ..layers import BOOL, DIM, DIMS, INTS, LAYER_TYPES, NUMBER
 from ..schemes import ALL_NAMES
 from ..schemes.fans import LAYOUT_AXES
+from ..schemes.presets import PRESETS
 
 _EXPR = {"type": "string", "pattern": r"\$\{.*\}"}
 _KINDS: dict[str, dict[str, Any]] = {
@@ -102,6 +103,10 @@ def json_schema() -> dict[str, Any]:
             "seed": {"anyOf": [{"type": "integer", "minimum": 0}, _EXPR]},
             "dtype": common["dtype"],
             "layout": common["layout"],
+            "defaults": {
+                "enum": list(PRESETS),
+                "description": "a framework's own default init per layer type",
+            },
             "vars": {"type": "object", "additionalProperties": {"type": ["number", "string"]}},
             "rules": {"type": "object", "additionalProperties": {"anyOf": init["anyOf"][:2]}},
             "layers": layer_list,

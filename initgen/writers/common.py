@@ -24,12 +24,14 @@ FORMATS = {".safetensors": "safetensors", ".h5": "hdf5", ".hdf5": "hdf5"}
 def output_format(path: Path, fmt: str | None = None) -> str:
     if fmt:
         return fmt
+    if path.name.lower().endswith((".weights.h5", ".weights.json")):
+        return "keras"
     try:
         return FORMATS[path.suffix.lower()]
     except KeyError:
         raise UsageError(
             f"{path}: cannot tell the format from the extension '{path.suffix}'; "
-            "use .safetensors, .h5 or .hdf5, or --format"
+            "use .safetensors, .weights.h5 (Keras), .h5 or .hdf5, or --format"
         ) from None
 
 

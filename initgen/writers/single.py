@@ -13,6 +13,7 @@ from ..paths import PathLike
 from ..plan import DEFAULT_MAX_BYTES, Plan
 from ..progress import Counter, Progress
 from .common import metadata, output_format, preflight, run_writer
+from .keras import is_keras_name
 from .sharded import write_sharded
 from .targets import check_output
 
@@ -40,7 +41,9 @@ def write(
         plan: what to make (:func:`initgen.build_plan`).
         out: a ``.safetensors``, ``.h5`` or ``.hdf5`` file; with ``max_shard_size``, a
             directory that receives the shards and ``model.safetensors.index.json``.
-        fmt: ``"safetensors"`` or ``"hdf5"`` (default: from the extension).
+            ``NAME.weights.h5`` is a Keras 3 file (:mod:`initgen.writers.keras`), and
+            with ``max_shard_size`` its shards beside ``NAME.weights.json``.
+        fmt: ``"safetensors"``, ``"hdf5"`` or ``"keras"`` (default: from the name).
         force: replace an existing output.
         threads: parallel workers (default: all cores); the bytes do not depend on it.
         progress: called with ``(bytes done, bytes total)`` as data is written.
@@ -59,6 +62,19 @@ def write(
             partial file is left behind.
     """
     out = Path(out)
+    if fmt == "keras" or (fmt is None and is_keras_name(out)):
+        from .keras_write import write_keras
+
+        return write_keras(
+            plan,
+            out,
+            max_shard_size,
+            shard,
+            force=force,
+            threads=threads,
+            progress=progress,
+            max_bytes=max_bytes,
+        )
     if max_shard_size is not None or shard is not None:
         return write_sharded(
             plan,
