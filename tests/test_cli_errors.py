@@ -110,6 +110,13 @@ ROWS: dict[str, tuple[list[str], dict, int, str]] = {
         "unchanged; edit the config (num_hidden_layers, hidden_size, ...), or make a spec with "
         "`initgen from-config` and --set that\n",
     ),
+    "config with --defaults": (
+        ["plan", "{d}/config.json", "--defaults", "torch"],
+        {"config.json": LLAMA_CONFIG},
+        2,
+        "error: {d}/config.json: --defaults applies to specs; a config's tensors follow its family's "
+        "own init (Transformers' _init_weights)\n",
+    ),
     "config to HDF5": (
         ["make", "{d}/config.json", "-o", "{d}/out", "--format", "hdf5"],
         {"config.json": LLAMA_CONFIG},
