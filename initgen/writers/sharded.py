@@ -46,11 +46,13 @@ def write_sharded(
     fmt: str | None = None,
     direct_io: bool = True,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    index: bool = True,
 ) -> Path:
     """Shards of ``plan`` and ``model.safetensors.index.json`` into directory ``outdir``.
 
     The arguments are :func:`initgen.write`'s; ``shard=(k, n)`` makes only shard ``k``
-    of ``n`` (and the index), byte-identical to that shard of a full run. A full run
+    of ``n`` (and the index, unless ``index`` is false), byte-identical to that shard of
+    a full run. A full run
     replaces every checkpoint file of another sharding in ``outdir`` (with ``force``).
     Returns ``outdir``; raises as :func:`initgen.write` does.
     """
@@ -82,12 +84,12 @@ def write_sharded(
                 f"this model has {sharding.n} shard(s), not {n}"
             )
         todo = [k]
-    index = sharding.index_bytes() if sharding.n > 1 else None
+    index_doc = sharding.index_bytes() if sharding.n > 1 and index else None
     index_path = outdir / INDEX_NAME
     # Shards made on several machines each bring the same index: an identical one is
     # left as it is, not an error.
-    write_index = index is not None and not (
-        shard is not None and index_path.is_file() and index_path.read_bytes() == index
+    put_index = index_doc is not None and not (
+        shard is not None and index_path.is_file() and index_path.read_bytes() == index_doc
     )
     check_output(
         outdir,
@@ -100,7 +102,7 @@ def write_sharded(
         if not outdir.parent.is_dir():
             raise UsageError(f"{outdir}: the directory {outdir.parent} does not exist")
         outdir.mkdir()
-    targets = [outdir / names[k - 1] for k in todo] + ([index_path] if write_index else [])
+    targets = [outdir / names[k - 1] for k in todo] + ([index_path] if put_index else [])
     # A full run replaces the whole checkpoint: files of another sharding left beside
     # it would be loaded instead (Transformers reads model.safetensors before an index).
     stale = [] if shard is not None else _stale_layout(outdir, {p.name for p in targets})
@@ -122,8 +124,8 @@ def write_sharded(
                 tmp = atomic.tmp(outdir / names[k - 1])
                 writer = SafetensorsWriter(tmp, tensors, metadata(plan, tensors), direct_io)
                 run_writer(writer, tensors, plan.seed, threads, add)
-            if write_index:
-                atomic.tmp(index_path).write_bytes(index)  # type: ignore[arg-type]
+            if put_index:
+                atomic.tmp(index_path).write_bytes(index_doc)  # type: ignore[arg-type]
             atomic.commit()
         for path in stale:  # only once the new checkpoint is complete
             path.unlink(missing_ok=True)
@@ -142,3 +144,26 @@ def _stale_layout(outdir: Path, keep: set[str]) -> list[Path]:
     if not outdir.is_dir():
         return []
     return sorted(p for p in outdir.iterdir() if p.name not in keep and is_checkpoint_file(p.name))
+
+
+def write_index(plan: Plan, outdir: Path, max_shard_size: int) -> Path:
+    """Write only ``model.safetensors.index.json`` into ``outdir`` (atomically), once
+    every shard is there with the size this plan gives it (``--index-only``)."""
+    from .atomic import Atomic
+    from .remote import missing_shard
+    from .safetensors import build_header
+
+    sharding = Sharding(assign(plan.file_order(), max_shard_size))
+    if sharding.n == 1:
+        raise UsageError(f"--index-only: with --max-shard-size {max_shard_size} bytes this model is one file")
+    for name, tensors in zip(sharding.names(), sharding.shards):
+        header, _ = build_header(tensors, metadata(plan, tensors))
+        want = len(header) + sum(t.nbytes for t in tensors)
+        path = outdir / name
+        size = path.stat().st_size if path.is_file() else None
+        if size != want:
+            raise missing_shard(str(path), size, want)
+    with Atomic([outdir / INDEX_NAME], True) as atomic:
+        atomic.tmp(outdir / INDEX_NAME).write_bytes(sharding.index_bytes())
+        atomic.commit()
+    return outdir

@@ -9,11 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import UsageError
 from ..paths import PathLike
 from ..plan import DEFAULT_MAX_BYTES, Plan
 from ..progress import Counter, Progress
+from ..storage import StorageOptions, is_url, protocol
 from .common import metadata, output_format, preflight, run_writer
-from .sharded import write_sharded
+from .remote import write_index_url, write_url
+from .sharded import write_index, write_sharded
 from .targets import check_output
 
 if TYPE_CHECKING:
@@ -33,13 +36,18 @@ def write(
     shard: tuple[int, int] | None = None,
     direct_io: bool = True,
     max_bytes: int = DEFAULT_MAX_BYTES,
-) -> Path:
+    storage_options: StorageOptions | None = None,
+    index: bool = True,
+    index_only: bool = False,
+) -> Path | str:
     """Make every tensor of ``plan`` into ``out``, atomically.
 
     Args:
         plan: what to make (:func:`initgen.build_plan`).
         out: a ``.safetensors``, ``.h5`` or ``.hdf5`` file; with ``max_shard_size``, a
             directory that receives the shards and ``model.safetensors.index.json``.
+            A URL (``s3://bucket/w.safetensors``, any fsspec protocol) writes to object
+            storage (safetensors only; needs ``initgen[cloud]``).
         fmt: ``"safetensors"`` or ``"hdf5"`` (default: from the extension).
         force: replace an existing output.
         threads: parallel workers (default: all cores); the bytes do not depend on it.
@@ -48,9 +56,12 @@ def write(
         direct_io: write safetensors data with ``O_DIRECT`` where the file system
             allows it (:mod:`initgen.writers.direct`); the bytes are the same either way.
         max_bytes: refuse a plan that makes more tensor bytes than this.
+        storage_options: fsspec options for a URL (credentials, ``endpoint_url``...).
+        index: with ``shard``, also write the index (a Dask client writes it itself).
+        index_only: write only the sharded checkpoint's index, once every shard is there.
 
     Returns:
-        The path written.
+        The path written (the URL, as given, for object storage).
 
     Raises:
         SpecError: the plan is over ``max_bytes`` or another limit (nothing is written).
@@ -58,7 +69,28 @@ def write(
         OutputError: the output cannot be written (no space, no permission...); no
             partial file is left behind.
     """
+    if is_url(out):
+        target = str(out)
+        if protocol(target) != "file":
+            if index_only:
+                return write_index_url(plan, target, _need_size(max_shard_size), storage_options)
+            return write_url(
+                plan,
+                target,
+                fmt=fmt,
+                force=force,
+                threads=threads,
+                progress=progress,
+                max_shard_size=max_shard_size,
+                shard=shard,
+                storage_options=storage_options,
+                max_bytes=max_bytes,
+                index=index,
+            )
+        out = target.split("://", 1)[1]
     out = Path(out)
+    if index_only:
+        return write_index(plan, out, _need_size(max_shard_size))
     if max_shard_size is not None or shard is not None:
         return write_sharded(
             plan,
@@ -71,6 +103,7 @@ def write(
             fmt=fmt,
             direct_io=direct_io,
             max_bytes=max_bytes,
+            index=index,
         )
     preflight(plan, max_bytes)
     from .atomic import Atomic
@@ -93,3 +126,9 @@ def write(
         run_writer(writer, tensors, plan.seed, threads, add)
         atomic.commit()
     return out
+
+
+def _need_size(max_shard_size: int | None) -> int:
+    if max_shard_size is None:
+        raise UsageError("--index-only needs --max-shard-size: the index depends on it")
+    return max_shard_size
