@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from .options import load_plan, max_bytes, spec_options
+from ..errors import UsageError
+from .options import load_plan, max_bytes, spec_options, storage_option, storage_options
 from .progress import progress_bar
 
 
@@ -18,7 +19,8 @@ from .progress import progress_bar
     required=True,
     type=click.Path(),
     help="Output file: .safetensors, or .h5/.hdf5 for HDF5. With --max-shard-size, "
-    "a directory (created if missing).",
+    "a directory (created if missing). A URL (s3://bucket/w.safetensors, gs://, az://, "
+    "any fsspec protocol; needs initgen[cloud]) writes to object storage.",
 )
 @click.option(
     "--format",
@@ -52,6 +54,20 @@ from .progress import progress_bar
     "bypassing the page cache (faster and steadier for large files; the bytes "
     "are the same either way).",
 )
+@storage_option
+@click.option(
+    "--dask",
+    metavar="ADDRESS",
+    help="Make the shards (--max-shard-size) as tasks on a Dask scheduler (tcp://host:8786), "
+    "or 'local' for a LocalCluster; -o must be a URL or a directory every worker sees. "
+    "Needs initgen[dask].",
+)
+@click.option(
+    "--index-only",
+    is_flag=True,
+    help="Write only model.safetensors.index.json (with --max-shard-size), once every "
+    "shard is there: the last step when shards are made by separate --shard K/N jobs.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on stderr.")
 def make(
     spec: str,
@@ -65,6 +81,9 @@ def make(
     force: bool,
     threads: int | None,
     direct_io: bool,
+    storage: tuple[str, ...],
+    dask: str | None,
+    index_only: bool,
     quiet: bool,
 ) -> None:
     """Make the weights described by SPEC into a file.
@@ -77,36 +96,66 @@ def make(
       initgen make specs/llama.yaml -o llama.safetensors
       initgen make specs/llama.yaml -o llama/ --max-shard-size 2GB
       initgen make specs/llama.yaml -o llama/ --max-shard-size 2GB --shard 2/3
+      initgen make specs/llama.yaml -o s3://bucket/llama/ --max-shard-size 2GB
+      initgen make specs/llama.yaml -o s3://bucket/llama/ --max-shard-size 2GB --dask local
     """
+    from ..storage import is_url
     from ..units import format_bytes, parse_size
     from ..writers import output_format, sharded_nbytes, write
     from ..writers.atomic import check_target
     from ..writers.sharding import parse_shard
 
-    out = Path(output)
+    url = is_url(output)
+    out: Path | str = output if url else Path(output)
+    options = storage_options(storage)
     shard_bytes = (
         parse_size(max_shard_size, "--max-shard-size", positive=True) if max_shard_size is not None else None
     )
     which = parse_shard(shard) if shard is not None else None
-    if shard_bytes is None and which is None:
-        output_format(out, fmt)
-        check_target(out, force)
+    if (dask or index_only) and shard_bytes is None:
+        raise UsageError(f"{'--dask' if dask else '--index-only'} needs --max-shard-size: it makes shards")
+    if dask and (which or index_only):
+        raise UsageError("--dask makes every shard and the index; leave out --shard and --index-only")
+    if shard_bytes is None and which is None and not url:
+        output_format(Path(output), fmt)
+        check_target(Path(output), force)
     plan = load_plan(spec, sets, seed, dtype, check=False)
-    total = sharded_nbytes(plan, shard_bytes, which)
-    with progress_bar(out.name, quiet, data=True) as progress:
-        write(
-            plan,
-            out,
-            fmt=fmt,
-            force=force,
-            threads=threads,
-            max_shard_size=shard_bytes,
-            shard=which,
-            direct_io=direct_io,
-            max_bytes=max_bytes(),
-            progress=progress,
-        )
+    total = 0 if index_only else sharded_nbytes(plan, shard_bytes, which)
+    label = out.name if isinstance(out, Path) else output.rstrip("/").rsplit("/", 1)[-1]
+    with progress_bar(label, quiet, data=True) as progress:
+        if dask:
+            from ..writers.cluster import write_on_dask
+
+            write_on_dask(
+                plan,
+                output,
+                shard_bytes,  # type: ignore[arg-type]
+                dask,
+                force=force,
+                threads=threads,
+                progress=progress,
+                storage_options=options,
+                max_bytes=max_bytes(),
+            )
+        else:
+            write(
+                plan,
+                out,
+                fmt=fmt,
+                force=force,
+                threads=threads,
+                max_shard_size=shard_bytes,
+                shard=which,
+                direct_io=direct_io,
+                max_bytes=max_bytes(),
+                progress=progress,
+                storage_options=options,
+                index_only=index_only,
+            )
     if not quiet:
+        if index_only:
+            click.echo(f"wrote the index of {out}: {len(plan.tensors)} tensors", err=True)
+            return
         what = f"shard {which[0]}/{which[1]} of " if which else ""
         click.echo(
             f"wrote {what}{out}: {len(plan.tensors)} tensors, {plan.params:,} params, "
