@@ -19,8 +19,9 @@ demo: $(STAMP)
 	$(BIN)/initgen make specs/mlp-mnist.yaml -o out/mlp-mnist.safetensors --force
 	$(BIN)/initgen stats out/mlp-mnist.safetensors
 
+# (loadgroup: the Dask tests share one cluster on one xdist worker)
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check initgen tests bench scripts
@@ -33,10 +34,12 @@ fuzz: $(STAMP)
 	INITGEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -n 2 tests/test_fuzz_spec.py tests/test_fuzz_files.py
 
 # make bench: generation vs zero-write, sampling floor and a naive script (bench/run.py),
-# then stats throughput and memory vs plain NumPy reads (bench/bench_stats.py).
+# then stats throughput and memory vs plain NumPy reads (bench/bench_stats.py), then
+# upload to a local S3 server vs s3fs put, and a Dask run vs a local one (bench/bench_cloud.py).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/bench_stats.py
+	$(BIN)/python bench/bench_cloud.py
 
 # make interop: a separate venv with torch, torchvision, Transformers, timm and Keras (not needed
 # by `make test`); records tests/data/reference/*.json from the real frameworks, then
