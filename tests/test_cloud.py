@@ -259,3 +259,40 @@ def test_docs_list_every_cloud_message():
 
 def test_main_is_the_cli():
     assert main.name == "main" or main.commands["make"]
+
+
+def readme_blocks(title: str) -> list[str]:
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    section = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+    return [b.split("\n", 1)[1] for b in section.split("```")[1::2] if b.startswith("sh\n")]
+
+
+def test_the_readme_examples_run_as_written(s3, tmp_path):
+    """The README's shell examples, made small (a reduced llama, 100 KB shards) and
+    pointed at the test bucket; sbatch and the remote Dask scheduler are left out."""
+    small = "specs/llama.yaml " + " ".join(f"--set {s}" for s in SMALL)
+    blocks = readme_blocks("Beyond one machine")
+    assert len(blocks) == 4
+    script = "\n".join(
+        line
+        for block in (blocks[0], blocks[2], blocks[3])
+        for line in block.splitlines()
+        if "sbatch" not in line and "tcp://" not in line and "--dask local" not in line
+    )
+    script = (
+        script.replace("specs/llama.yaml", small)
+        .replace("2GB", "6MB")
+        .replace("my-bucket", s3.name)
+        .replace("http://127.0.0.1:9000", s3.endpoint)
+    )
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    root = Path(__file__).parent.parent
+    (tmp_path / "specs").symlink_to(root / "specs")
+    r = subprocess.run(
+        ["bash", "-ec", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == 0, r.stderr
+    shards = sorted(p.name for p in (tmp_path / "llama").iterdir())
+    assert "model.safetensors.index.json" in shards and len(shards) > 3
+    for name in shards:
+        assert s3.read(f"llama/{name}") == (tmp_path / "llama" / name).read_bytes()

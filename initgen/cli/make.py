@@ -68,6 +68,11 @@ from .progress import progress_bar
     help="Write only model.safetensors.index.json (with --max-shard-size), once every "
     "shard is there: the last step when shards are made by separate --shard K/N jobs.",
 )
+@click.option(
+    "--count-shards",
+    is_flag=True,
+    help="Print how many shards --max-shard-size makes (the N of --shard K/N) and exit.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on stderr.")
 def make(
     spec: str,
@@ -84,6 +89,7 @@ def make(
     storage: tuple[str, ...],
     dask: str | None,
     index_only: bool,
+    count_shards: bool,
     quiet: bool,
 ) -> None:
     """Make the weights described by SPEC into a file.
@@ -112,14 +118,20 @@ def make(
         parse_size(max_shard_size, "--max-shard-size", positive=True) if max_shard_size is not None else None
     )
     which = parse_shard(shard) if shard is not None else None
-    if (dask or index_only) and shard_bytes is None:
-        raise UsageError(f"{'--dask' if dask else '--index-only'} needs --max-shard-size: it makes shards")
+    if (dask or index_only or count_shards) and shard_bytes is None:
+        flag = "--dask" if dask else "--index-only" if index_only else "--count-shards"
+        raise UsageError(f"{flag} needs --max-shard-size: it makes shards")
     if dask and (which or index_only):
         raise UsageError("--dask makes every shard and the index; leave out --shard and --index-only")
     if shard_bytes is None and which is None and not url:
         output_format(Path(output), fmt)
         check_target(Path(output), force)
     plan = load_plan(spec, sets, seed, dtype, check=False)
+    if count_shards:
+        from ..writers import shard_files
+
+        click.echo(len(shard_files(plan, shard_bytes)))  # type: ignore[arg-type]
+        return
     total = 0 if index_only else sharded_nbytes(plan, shard_bytes, which)
     label = out.name if isinstance(out, Path) else output.rstrip("/").rsplit("/", 1)[-1]
     with progress_bar(label, quiet, data=True) as progress:

@@ -11,8 +11,8 @@ writes the index and deletes stale checkpoint files.
 A worker that dies mid-shard is Dask's business: the scheduler runs the task again
 elsewhere (up to its ``allowed-failures``) and the new attempt writes the same bytes.
 A shard that fails for good, Ctrl-C or SIGTERM: a stop event tells running tasks to
-give up at their next chunk, queued tasks are cancelled, and once nothing runs every
-shard of this run is removed.
+give up at their next chunk (queued ones as they start), and once every task has
+ended every shard of this run is removed.
 """
 
 from __future__ import annotations
@@ -58,7 +58,10 @@ def make_shard(
     from .single import write
 
     event = Event(stop)
-    last = [time.monotonic()]
+    last = [0.0]
+
+    if event.is_set():
+        raise Cancelled(f"shard {k}/{n} stopped by the client")
 
     def check(done: int, total: int) -> None:
         now = time.monotonic()
@@ -132,8 +135,8 @@ def write_on_dask(
         target.remove(stale)
     except BaseException:
         stop.set()
+        drain(distributed, futures)
         client.cancel(futures)
-        drain(client, set(keys))
         target.remove(names)
         target.clean(names)
         target.undo()
@@ -168,17 +171,14 @@ def connect(distributed: Any, address: str, n: int) -> tuple[Any, Any]:
         raise OutputError(f"--dask {address}: cannot reach the scheduler ({e})") from None
 
 
-def drain(client: Any, keys: set[str]) -> None:
-    """Wait (bounded) until no task of ``keys`` is running anywhere."""
-    deadline = time.monotonic() + DRAIN_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            running = {k for ks in client.processing().values() for k in ks}
-        except Exception:
-            return
-        if not running & keys:
-            return
-        time.sleep(0.2)
+def drain(distributed: Any, futures: list[Any]) -> None:
+    """Wait (bounded) until every task has ended: with the stop event set, running
+    tasks give up at their next chunk and queued ones as they start. (Cancelling
+    first would not do: the scheduler forgets a cancelled task its worker still runs.)"""
+    try:
+        distributed.wait(futures, timeout=DRAIN_SECONDS)
+    except Exception:  # a timeout, or the scheduler gone: clean up what can be cleaned
+        pass
 
 
 class Target:
