@@ -281,7 +281,7 @@ def test_the_readme_examples_run_as_written(s3, tmp_path):
     )
     script = (
         script.replace("specs/llama.yaml", small)
-        .replace("2GB", "6MB")
+        .replace("2GB", "9MB")
         .replace("my-bucket", s3.name)
         .replace("http://127.0.0.1:9000", s3.endpoint)
     )

@@ -60,9 +60,14 @@ def write_url(
                 raise UsageError(f"cannot write {url}: {why}")
     check_store(fs, url)
     try:
-        stale = refuse_existing(fs, url, path, [(u, p) for u, p, _ in jobs], force, full=shard is None)
-        if index_doc is not None and shard is not None and fs.exists(join(path, INDEX_NAME)):
-            index_doc = None if fs.cat_file(join(path, INDEX_NAME)) == index_doc else index_doc
+        idx = join(path, INDEX_NAME)
+        # shards made on several machines each bring the same index: an identical one is left
+        if index_doc is not None and shard is not None and fs.exists(idx) and fs.cat_file(idx) == index_doc:
+            index_doc = None
+        if not index:
+            index_doc = None
+        targets = [(u, p) for u, p, _ in jobs] + ([(join(url, INDEX_NAME), idx)] if index_doc else [])
+        stale = refuse_existing(fs, url, path, targets, force, full=shard is None)
     except InitgenError:
         raise
     except Exception as e:
@@ -80,7 +85,7 @@ def write_url(
         for writer, (_, obj, _) in zip(writers, jobs):
             writer.upload.complete()
             done.append(obj)
-        if index and index_doc is not None:
+        if index_doc is not None:
             fs.pipe_file(join(path, INDEX_NAME), index_doc)
         for p in stale:  # only once the new checkpoint is complete
             fs.rm_file(p)
