@@ -107,13 +107,17 @@ def dask_scheduler() -> Iterator[str]:
 
     from distributed import LocalCluster
 
-    cluster = LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=logging.CRITICAL,
-    )
+    import warnings
+
+    with warnings.catch_warnings():  # "port 8787 is in use" when another cluster runs here
+        warnings.simplefilter("ignore")
+        cluster = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+        )
     yield cluster.scheduler_address
     cluster.close()

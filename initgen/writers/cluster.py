@@ -153,15 +153,19 @@ def connect(distributed: Any, address: str, n: int) -> tuple[Any, Any]:
     import logging
 
     if address == "local":
+        import warnings
+
         workers = max(1, min(n, os.cpu_count() or 1))
-        cluster = distributed.LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        with warnings.catch_warnings():  # "port 8787 is in use": another cluster's; any port will do
+            warnings.simplefilter("ignore")
+            cluster = distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
         return distributed.Client(cluster), cluster
     try:
         return distributed.Client(address, timeout=10), None
