@@ -104,10 +104,9 @@ def s3_auth_endpoint() -> Iterator[str]:
 def dask_scheduler() -> Iterator[str]:
     """A Dask scheduler with two worker processes on 127.0.0.1: its tcp:// address."""
     import logging
+    import warnings
 
     from distributed import LocalCluster
-
-    import warnings
 
     with warnings.catch_warnings():  # "port 8787 is in use" when another cluster runs here
         warnings.simplefilter("ignore")
