@@ -137,3 +137,17 @@ def test_a_bad_scheduler_address_is_one_line(cli, tmp_path):
     assert r.exit_code == 2 and r.output.startswith("error: --dask nonsense://x: ")
     r = cli("make", LLAMA, *SETS, "-o", tmp_path / "c", "--dask", "local")
     assert (r.exit_code, r.output) == (2, "error: --dask needs --max-shard-size: it makes shards\n")
+
+
+def test_dask_local_starts_a_cluster_of_its_own(tmp_path):
+    """Through `python -m initgen`, whose main module the spawned workers re-import."""
+    args = [LLAMA, *SETS, "--max-shard-size", "2MB", "-q"]
+    for out, extra in [("local", []), ("dask", ["--dask", "local"])]:
+        r = subprocess.run(
+            [sys.executable, "-m", "initgen", "make", *args, "-o", str(tmp_path / out), *extra],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert (r.returncode, r.stderr) == (0, ""), r.stderr
+    assert files(tmp_path / "dask") == files(tmp_path / "local")
