@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from helpers import SPECS, s3_env
-from initgen.cli import main
 
 # ~17 MB of float32: three 8 MiB parts, the last one short
 SMALL = ["n_layer=1", "vocab=2000", "dim=512", "heads=4", "kv_heads=2", "ffn=1024"]
@@ -255,10 +254,6 @@ def test_docs_list_every_cloud_message():
         "no credentials found",
     ]:
         assert text in doc, text
-
-
-def test_main_is_the_cli():
-    assert main.name == "main" or main.commands["make"]
 
 
 def readme_blocks(title: str) -> list[str]:
