@@ -12,7 +12,7 @@ Each contender runs in its own subprocess, which reports its wall time and peak 
 memory, and on a small machine it is the bottleneck, so the default is the llama spec
 with fewer layers; ``--layers 22`` is the full 4.4 GB model.
 
-    .venv/bin/python bench/bench_cloud.py                # llama, 4 layers (1.2 GB)
+    .venv/bin/python bench/bench_cloud.py                # llama, 10 layers (2.3 GB)
     .venv/bin/python bench/bench_cloud.py --layers 22    # the full model (needs ~10 GB of RAM for moto)
 """
 
@@ -122,8 +122,8 @@ def sha(read_chunks: object) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--layers", type=int, default=4, help="n_layer of specs/llama.yaml (22 = the full model)")
-    ap.add_argument("--shard-size", default="300MB", help="--max-shard-size of the Dask comparison")
+    ap.add_argument("--layers", type=int, default=10, help="n_layer of specs/llama.yaml (22 = the full model)")
+    ap.add_argument("--shard-size", default="500MB", help="--max-shard-size of the Dask comparison")
     opts = ap.parse_args()
     from initgen import build_plan, load_spec, write
     from initgen.units import parse_size
