@@ -19,8 +19,9 @@ demo: $(STAMP)
 	$(BIN)/initgen make specs/mlp-mnist.yaml -o out/mlp-mnist.safetensors --force
 	$(BIN)/initgen stats out/mlp-mnist.safetensors
 
+# (loadgroup: the Dask tests share one cluster on one xdist worker)
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check initgen tests bench scripts
@@ -34,11 +35,13 @@ fuzz: $(STAMP)
 
 # make bench: generation vs zero-write, sampling floor and a naive script (bench/run.py),
 # then stats throughput and memory vs plain NumPy reads (bench/bench_stats.py), then
-# Llama-3.1-8B bfloat16 made from its config.json vs the zero-write floor (bench/bench_config.py).
+# Llama-3.1-8B bfloat16 made from its config.json vs the zero-write floor (bench/bench_config.py),
+# then upload to a local S3 server vs s3fs put, and a Dask run vs a local one (bench/bench_cloud.py).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/bench_stats.py
 	$(BIN)/python bench/bench_config.py
+	$(BIN)/python bench/bench_cloud.py
 
 # make interop: a separate venv with torch, torchvision, Transformers, timm, Keras, JAX and Flax
 # (not needed by `make test`); records tests/data/reference/*.json from the real frameworks

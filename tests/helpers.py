@@ -183,3 +183,50 @@ def assert_features_reached_numpy(env: Mapping[str, str], features: str) -> None
     for feature in env.get("NPY_DISABLE_CPU_FEATURES", "").split():
         if feature in here:
             assert feature not in there, f"{feature} still enabled under {dict(env)}"
+
+
+# -- object storage (the s3 fixture in conftest.py makes one bucket per test) --
+
+
+def s3_env(endpoint: str) -> dict[str, str]:
+    """Environment variables that point boto (and so s3fs and initgen) at ``endpoint``."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+class S3Bucket:
+    """A bucket on the test server: its s3fs filesystem, name and endpoint."""
+
+    def __init__(self, fs: object, name: str, endpoint: str) -> None:
+        self.fs = fs
+        self.name = name
+        self.endpoint = endpoint
+
+    def url(self, key: str = "") -> str:
+        return f"s3://{self.name}/{key}"
+
+    def options(self) -> dict[str, str]:
+        """Explicit storage options (for Dask workers, which do not share our environment)."""
+        return {"key": "testing", "secret": "testing", "endpoint_url": self.endpoint}
+
+    def read(self, key: str) -> bytes:
+        self.fs.invalidate_cache()  # type: ignore[attr-defined]
+        return self.fs.cat_file(f"{self.name}/{key}")  # type: ignore[attr-defined]
+
+    def exists(self, key: str) -> bool:
+        self.fs.invalidate_cache()  # type: ignore[attr-defined]
+        return self.fs.exists(f"{self.name}/{key}")  # type: ignore[attr-defined]
+
+    def keys(self) -> list[str]:
+        self.fs.invalidate_cache()  # type: ignore[attr-defined]
+        found = self.fs.find(self.name)  # type: ignore[attr-defined]
+        return sorted(k.split("/", 1)[1] for k in found)
+
+    def pending(self) -> list[str]:
+        """Keys with an unfinished multipart upload."""
+        out = self.fs.call_s3("list_multipart_uploads", Bucket=self.name)  # type: ignore[attr-defined]
+        return [u["Key"] for u in out.get("Uploads", [])]

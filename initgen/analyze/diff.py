@@ -15,6 +15,7 @@ import numpy as np
 
 from ..paths import PathLike
 from ..readers import WeightFile, open_weights
+from ..storage import StorageOptions
 from .stats import CHUNK_VALUES, FileStats, TensorStats, read_stats
 
 STAT_KEYS = ("mean", "std", "min", "max", "absmax")
@@ -95,12 +96,15 @@ def same_bytes(wa: WeightFile, wb: WeightFile, name: str) -> bool:
     return True
 
 
-def diff_files(a: PathLike, b: PathLike, *, threads: int | None = None) -> FileDiff:
+def diff_files(
+    a: PathLike, b: PathLike, *, threads: int | None = None, storage_options: StorageOptions | None = None
+) -> FileDiff:
     """Compare two weight files of any supported formats, tensor by tensor.
 
     Args:
         a, b: weight files (safetensors, HDF5, or sharded checkpoints).
         threads: worker threads for the statistics (default: all cores).
+        storage_options: fsspec options for ``a`` or ``b`` given as URLs (``s3://…``).
 
     Returns:
         A :class:`FileDiff`: tensors only in one file, shape or dtype changes, whether
@@ -109,10 +113,14 @@ def diff_files(a: PathLike, b: PathLike, *, threads: int | None = None) -> FileD
     Raises:
         FileFormatError: either file cannot be read.
     """
-    sa, sb = read_stats(a, threads=threads), read_stats(b, threads=threads)
+    opts = storage_options
+    sa, sb = (
+        read_stats(a, threads=threads, storage_options=opts),
+        read_stats(b, threads=threads, storage_options=opts),
+    )
     ta, tb = {t.name: t for t in sa.tensors}, {t.name: t for t in sb.tensors}
     out = []
-    with open_weights(a) as wa, open_weights(b) as wb:
+    with open_weights(a, opts) as wa, open_weights(b, opts) as wb:
         for name in [*ta, *(n for n in tb if n not in ta)]:
             x, y = ta.get(name), tb.get(name)
             if y is None:

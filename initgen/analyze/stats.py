@@ -27,6 +27,7 @@ from typing import Any
 from ..paths import PathLike
 from ..progress import Counter, Progress
 from ..readers import TensorInfo, WeightFile, open_weights
+from ..storage import StorageOptions
 from ..threads import default_threads
 from .moments import HIST_BINS, Partial, finite_range, moments
 
@@ -222,6 +223,7 @@ def read_stats(
     threads: int | None = None,
     tensors: Sequence[str] = (),
     progress: Progress | None = None,
+    storage_options: StorageOptions | None = None,
 ) -> FileStats:
     """Statistics of every tensor in a weight file.
 
@@ -231,6 +233,7 @@ def read_stats(
         threads: worker threads (default: all cores); the results do not depend on it.
         tensors: only the tensors matching any of these globs (``h.*.attn.*``).
         progress: called with ``(values done, values total)``.
+        storage_options: fsspec options when ``path`` is a URL (``s3://…``).
 
     Returns:
         A :class:`FileStats` with one :class:`TensorStats` per tensor.
@@ -241,7 +244,7 @@ def read_stats(
     """
     from ..errors import UsageError, suggest
 
-    with open_weights(path) as wf:
+    with open_weights(path, storage_options) as wf:
         infos = [t for t in wf.tensors if not tensors or any(fnmatch.fnmatchcase(t.name, g) for g in tensors)]
         if tensors and not infos:
             names = [t.name for t in wf.tensors]

@@ -19,6 +19,7 @@ from ..errors import CheckFailed, FileFormatError
 from ..paths import PathLike
 from ..progress import Progress
 from ..readers import WeightFile, open_weights
+from ..storage import StorageOptions
 from .stats import default_threads, recorded_plans
 
 
@@ -77,7 +78,13 @@ def _plans(wf: WeightFile) -> tuple[int, list]:
     return seed, plans
 
 
-def verify(path: PathLike, *, threads: int | None = None, progress: Progress | None = None) -> Verified:
+def verify(
+    path: PathLike,
+    *,
+    threads: int | None = None,
+    progress: Progress | None = None,
+    storage_options: StorageOptions | None = None,
+) -> Verified:
     """Regenerate every tensor of a file made by initgen from its recorded plan and
     compare the bytes.
 
@@ -85,6 +92,7 @@ def verify(path: PathLike, *, threads: int | None = None, progress: Progress | N
         path: a file (or sharded checkpoint) made by initgen.
         threads: worker threads (default: all cores).
         progress: called with ``(values done, values total)``.
+        storage_options: fsspec options when ``path`` is a URL (``s3://…``).
 
     Returns:
         A :class:`Verified` summary when every tensor matches.
@@ -96,7 +104,7 @@ def verify(path: PathLike, *, threads: int | None = None, progress: Progress | N
     """
     from ..generate.tasks import make_chunk, task_list
 
-    with open_weights(path) as wf:
+    with open_weights(path, storage_options) as wf:
         seed, plans = _plans(wf)
         work = task_list(plans)
 

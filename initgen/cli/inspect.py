@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import emit, format_option
+from .options import emit, format_option, storage_option, storage_options
 from .progress import progress_bar
 
 SUMMARY_LIMIT = 64  # more tensors than this: the table shows layer patterns unless --all
@@ -49,6 +49,7 @@ quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar
     "ops = <= >= < >.",
 )
 @threads_option
+@storage_option
 @quiet_option
 def stats(
     file: str,
@@ -59,10 +60,12 @@ def stats(
     check: bool,
     rules: tuple[str, ...],
     threads: int | None,
+    storage: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Statistics of every tensor in FILE: safetensors (any dtype), a sharded
     checkpoint (its index or directory), or HDF5 (initgen, Keras .weights.h5 / .h5).
+    FILE may be a URL (s3://bucket/w.safetensors), read by range requests.
 
     Streams in bounded memory: count, mean, std, min, max, abs-max, zeros, NaN/Inf
     and a 32-bin histogram per tensor, in float64. For files made by initgen each
@@ -78,7 +81,9 @@ def stats(
 
     parsed = [parse_rule(r) for r in rules]  # a bad rule is a usage error before any work
     with progress_bar("stats", quiet) as progress:
-        fs = read_stats(file, threads=threads, tensors=globs, progress=progress)
+        fs = read_stats(
+            file, threads=threads, tensors=globs, progress=progress, storage_options=storage_options(storage)
+        )
     groups = None
     if group or (fmt != "json" and not show_all and len(fs.tensors) > SUMMARY_LIMIT):
         groups = group_stats(fs.tensors)
@@ -105,14 +110,15 @@ def stats(
 @click.command()
 @click.argument("file", type=click.Path())
 @threads_option
+@storage_option
 @quiet_option
-def verify(file: str, threads: int | None, quiet: bool) -> None:
+def verify(file: str, threads: int | None, storage: tuple[str, ...], quiet: bool) -> None:
     """Regenerate every tensor of FILE (made by initgen) from its recorded plans and
     seed, and compare bytes; exit 1 naming the first tensor that differs."""
     from ..analyze.verify import verify as run_verify
 
     with progress_bar("verify", quiet) as progress:
-        v = run_verify(file, threads=threads, progress=progress)
+        v = run_verify(file, threads=threads, progress=progress, storage_options=storage_options(storage))
     click.echo(
         f"{file}: ok: {v.tensors} tensors, {v.params:,} values regenerated bit for bit (seed {v.seed})"
     )
@@ -124,7 +130,8 @@ def verify(file: str, threads: int | None, quiet: bool) -> None:
 @format_option(("table", "json", "markdown", "csv"))
 @click.option("--all", "show_all", is_flag=True, help="Also list tensors that are the same.")
 @threads_option
-def diff(a: str, b: str, fmt: str, show_all: bool, threads: int | None) -> None:
+@storage_option
+def diff(a: str, b: str, fmt: str, show_all: bool, threads: int | None, storage: tuple[str, ...]) -> None:
     """Compare weight files A and B: tensors only in one, shape/dtype changes,
     byte-identical or not, and per-tensor statistics moves (B − A).
 
@@ -133,7 +140,7 @@ def diff(a: str, b: str, fmt: str, show_all: bool, threads: int | None) -> None:
     """
     from ..analyze.diff import diff_files, diff_view
 
-    d = diff_files(a, b, threads=threads)
+    d = diff_files(a, b, threads=threads, storage_options=storage_options(storage))
     emit(diff_view(d, fmt, show_all))
     if not d.same:
         raise click.exceptions.Exit(1)

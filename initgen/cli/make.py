@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from .options import load_plan, max_bytes, spec_options
+from ..errors import UsageError
+from .options import load_plan, max_bytes, spec_options, storage_option, storage_options
 from .progress import progress_bar
 
 
@@ -19,7 +20,9 @@ from .progress import progress_bar
     type=click.Path(),
     help="Output file: .safetensors; NAME.weights.h5 for Keras 3's load_weights; "
     ".h5/.hdf5 for plain HDF5 (/layer/weight). With --max-shard-size, a directory "
-    "(created if missing), or NAME.weights.json for Keras shards.",
+    "(created if missing), or NAME.weights.json for Keras shards. A URL "
+    "(s3://bucket/w.safetensors, gs://, az://, any fsspec protocol; needs initgen[cloud]) "
+    "writes to object storage.",
 )
 @click.option(
     "--format",
@@ -53,6 +56,25 @@ from .progress import progress_bar
     "bypassing the page cache (faster and steadier for large files; the bytes "
     "are the same either way).",
 )
+@storage_option
+@click.option(
+    "--dask",
+    metavar="ADDRESS",
+    help="Make the shards (--max-shard-size) as tasks on a Dask scheduler (tcp://host:8786), "
+    "or 'local' for a LocalCluster; -o must be a URL or a directory every worker sees. "
+    "Needs initgen[dask].",
+)
+@click.option(
+    "--index-only",
+    is_flag=True,
+    help="Write only model.safetensors.index.json (with --max-shard-size), once every "
+    "shard is there: the last step when shards are made by separate --shard K/N jobs.",
+)
+@click.option(
+    "--count-shards",
+    is_flag=True,
+    help="Print how many shards --max-shard-size makes (the N of --shard K/N) and exit.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on stderr.")
 def make(
     spec: str,
@@ -66,6 +88,10 @@ def make(
     force: bool,
     threads: int | None,
     direct_io: bool,
+    storage: tuple[str, ...],
+    dask: str | None,
+    index_only: bool,
+    count_shards: bool,
     quiet: bool,
 ) -> None:
     """Make the weights described by SPEC into a file, or a model directory.
@@ -81,33 +107,55 @@ def make(
       initgen make specs/llama.yaml -o llama.safetensors
       initgen make specs/llama.yaml -o llama/ --max-shard-size 2GB
       initgen make specs/llama.yaml -o llama/ --max-shard-size 2GB --shard 2/3
+      initgen make specs/llama.yaml -o s3://bucket/llama/ --max-shard-size 2GB
+      initgen make specs/llama.yaml -o s3://bucket/llama/ --max-shard-size 2GB --dask local
       initgen make Llama-3.1-8B/config.json -o llama-8b/ --max-shard-size 5GB
     """
     from ..configs import is_config_source
+    from ..storage import is_url
     from ..units import format_bytes, parse_size
     from ..writers import output_format, sharded_nbytes, write
     from ..writers.atomic import check_target
     from ..writers.sharding import parse_shard
 
-    out = Path(output)
+    url = is_url(output)
+    out: Path | str = output if url else Path(output)
+    options = storage_options(storage)
     shard_bytes = (
         parse_size(max_shard_size, "--max-shard-size", positive=True) if max_shard_size is not None else None
     )
     which = parse_shard(shard) if shard is not None else None
     config = is_config_source(spec)
+    if (dask or index_only or count_shards) and shard_bytes is None and not config:
+        flag = "--dask" if dask else "--index-only" if index_only else "--count-shards"
+        raise UsageError(f"{flag} needs --max-shard-size: it makes shards")
+    if dask and (which or index_only):
+        raise UsageError("--dask makes every shard and the index; leave out --shard and --index-only")
     if config:
-        shard_bytes = _model_dir_options(spec, out, sets, fmt, shard_bytes)
-    elif shard_bytes is None and which is None:
-        if output_format(out, fmt) != "keras" or not out.name.endswith(".json"):
-            check_target(out, force)
+        if url or dask or index_only:
+            raise UsageError(
+                f"{spec}: a model directory from a config is written to a local directory, by one "
+                "process; leave out the URL, --dask and --index-only"
+            )
+        shard_bytes = _model_dir_options(spec, Path(output), sets, fmt, shard_bytes)
+    elif shard_bytes is None and which is None and not url:
+        if output_format(Path(output), fmt) != "keras" or not output.endswith(".json"):
+            check_target(Path(output), force)
     plan = load_plan(spec, sets, seed, dtype, check=False)
-    if fmt == "keras" or (fmt is None and out.name.lower().endswith((".weights.h5", ".weights.json"))):
+    if count_shards:
+        from ..writers import shard_files
+
+        click.echo(len(shard_files(plan, shard_bytes)))  # type: ignore[arg-type]
+        return
+    if fmt == "keras" or (fmt is None and output.lower().endswith((".weights.h5", ".weights.json"))):
         # the tensors Keras' layout makes, for the summary
         from ..plan.keras import keras_plan
 
         plan = keras_plan(plan)[0]
-    total = sharded_nbytes(plan, shard_bytes, which)
-    with progress_bar(out.name, quiet, data=True) as progress:
+    total = 0 if index_only else sharded_nbytes(plan, shard_bytes, which)
+    label = out.name if isinstance(out, Path) else output.rstrip("/").rsplit("/", 1)[-1]
+    written: Path | str = out
+    with progress_bar(label, quiet, data=True) as progress:
         if config:
             from ..configs import read_config
             from ..writers import write_model_dir
@@ -115,7 +163,7 @@ def make(
             raw = Path(read_config(spec)[1]).read_bytes()
             written = write_model_dir(
                 plan,
-                out,
+                Path(output),
                 raw,
                 max_shard_size=shard_bytes,
                 shard=which,
@@ -125,20 +173,39 @@ def make(
                 direct_io=direct_io,
                 max_bytes=max_bytes(),
             )
+        elif dask:
+            from ..writers.cluster import write_on_dask
+
+            write_on_dask(
+                plan,
+                output,
+                shard_bytes,  # type: ignore[arg-type]
+                dask,
+                force=force,
+                threads=threads,
+                progress=progress,
+                storage_options=options,
+                max_bytes=max_bytes(),
+            )
         else:
             written = write(
                 plan,
                 out,
                 fmt=fmt,
-                max_shard_size=shard_bytes,
-                shard=which,
                 force=force,
                 threads=threads,
-                progress=progress,
+                max_shard_size=shard_bytes,
+                shard=which,
                 direct_io=direct_io,
                 max_bytes=max_bytes(),
+                progress=progress,
+                storage_options=options,
+                index_only=index_only,
             )
     if not quiet:
+        if index_only:
+            click.echo(f"wrote the index of {out}: {len(plan.tensors)} tensors", err=True)
+            return
         what = f"shard {which[0]}/{which[1]} of " if which else ""
         click.echo(
             f"wrote {what}{written}{'/ (config.json and weights)' if config else ''}: {len(plan.tensors)} "

@@ -119,3 +119,21 @@ def _defaults(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 def emit(text: str | None) -> None:
     if text is not None:
         click.echo(text)
+
+
+storage_option = click.option(
+    "--storage-option",
+    "storage",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An fsspec option for s3://, gs://, az://… URLs (repeatable), e.g. "
+    "endpoint_url=http://127.0.0.1:9000; credentials come from the store's usual "
+    "configuration (environment, config files) too.",
+)
+
+
+def storage_options(items: tuple[str, ...]) -> dict[str, Any] | None:
+    """--storage-option values as fsspec keyword arguments (None when there are none)."""
+    from ..storage import parse_storage_options
+
+    return parse_storage_options(items) or None

@@ -23,7 +23,7 @@ from .. import interrupt
 from ..plan import TensorPlan
 from ..threads import default_threads
 from . import processes as forked
-from .tasks import Added, Place, Sink, Task, make_chunk, work_list
+from .tasks import Added, Place, Sink, Task, make_chunk, task_list, work_list
 from .worker import run_worker, wait_all
 
 
@@ -37,6 +37,7 @@ def generate(
     ordered: bool = False,
     processes: bool = False,
     place: Place | None = None,
+    file_order: bool = False,
 ) -> None:
     """Make every tensor and pass each chunk to ``sink(tensor, start, values)``.
 
@@ -45,13 +46,14 @@ def generate(
     ``processes=True`` (with ``ordered=False``): the workers are forked processes
     (:mod:`.processes`), for sinks whose only effect is on a file descriptor.
     ``ordered=True``: ``sink`` is called from this thread, for each tensor in
-    element order.
+    element order; with ``file_order`` the tensors come in file order too (a byte
+    stream: object storage), else whole-tensor tasks first.
     ``place`` (unordered only): where in memory a chunk's values should start, as an
     address residue (see ``make_chunk``); the sink's direct I/O needs it.
     """
     threads = threads or default_threads()
     if ordered:
-        _generate_ordered(tensors, seed, sink, threads, progress)
+        _generate_ordered(tensors, seed, sink, threads, progress, file_order)
     elif processes and threads > 1 and forked.available():
         forked.run(work_list(tensors), seed, sink, threads, progress, place)
     else:
@@ -110,9 +112,15 @@ def _generate_unordered(
 
 
 def _generate_ordered(
-    tensors: list[TensorPlan], seed: int, sink: Sink, threads: int, progress: Added | None
+    tensors: list[TensorPlan],
+    seed: int,
+    sink: Sink,
+    threads: int,
+    progress: Added | None,
+    file_order: bool = False,
 ) -> None:
-    work = work_list(tensors)  # each tensor's chunks stay in element order
+    # each tensor's chunks stay in element order
+    work = task_list(tensors) if file_order else work_list(tensors)
     if threads == 1:
         for t, chunk, count, start in work:
             _emit(sink, progress, t, start, make_chunk(t, seed, chunk, count))

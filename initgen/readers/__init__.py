@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import FileFormatError
 from ..paths import PathLike
+from ..storage import StorageOptions, is_url, protocol
 from .base import TensorInfo, WeightFile
 from .hdf5 import HDF5File
 from .safetensors import SafetensorsFile
@@ -20,10 +21,18 @@ __all__ = ["HDF5File", "SafetensorsFile", "ShardedFile", "TensorInfo", "WeightFi
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
-def open_weights(path: PathLike) -> WeightFile:
+def open_weights(path: PathLike, storage_options: StorageOptions | None = None) -> WeightFile:
     """Open a safetensors file, an HDF5 file, or a sharded safetensors set (its
     ``*.safetensors.index.json`` or the directory holding it), or a sharded Keras set
-    (its ``NAME.weights.json``), by content."""
+    (its ``NAME.weights.json``), by content. A URL (``s3://…``, any fsspec protocol) is
+    read by range requests (:mod:`.remote`)."""
+    if is_url(path):
+        url = str(path)
+        if protocol(url) != "file":
+            from .remote import open_remote
+
+            return open_remote(url, storage_options)
+        path = url.split("://", 1)[1]
     path = Path(path)
     if not path.exists():
         raise FileFormatError(f"{path}: no such file or directory")

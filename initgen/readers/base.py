@@ -39,7 +39,7 @@ class TensorInfo:
 class WeightFile:
     """Common interface of the readers."""
 
-    path: Path
+    path: Path  # for object storage, the URL (a str)
     format: str
     tensors: list[TensorInfo]
     metadata: dict[str, str]

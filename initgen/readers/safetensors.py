@@ -7,6 +7,7 @@ import json
 import math
 import mmap
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,26 +27,37 @@ class SafetensorsFile(WeightFile):
     def __init__(self, path: Path) -> None:
         self.path = path
         size = path.stat().st_size
+        with open(path, "rb") as f:
+
+            def read(offset: int, n: int) -> bytes:
+                f.seek(offset)
+                return f.read(n)
+
+            self._parse(str(path), size, read)
+        self._mm: mmap.mmap | None = None
+        if any(e > b for b, e, _ in self.spans.values()):
+            with open(path, "rb") as f:
+                self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def _parse(self, path: str, size: int, read: Callable[[int, int], bytes]) -> None:
+        """Read and validate the header (``read(offset, n)`` gives the file's bytes)."""
 
         def bad(msg: str) -> FileFormatError:
             return FileFormatError(f"{path}: not a valid safetensors file: {msg}")
 
-        with open(path, "rb") as f:
-            head = f.read(9)
-            if len(head) < 8:
-                raise bad(f"{size} bytes is shorter than the 8-byte header length")
-            (n,) = struct.unpack("<Q", head[:8])
-            if head[8:9] != b"{":  # a safetensors header is a JSON object
-                raise FileFormatError(
-                    f"{path}: not a safetensors or HDF5 file "
-                    "(no HDF5 signature and no safetensors JSON header)"
-                )
-            if n > MAX_HEADER:
-                raise bad(f"header length {n} is over the {MAX_HEADER}-byte limit")
-            if 8 + n > size:
-                raise bad(f"header length {n} runs past the end of the file ({size} bytes)")
-            f.seek(8)
-            raw = f.read(n)
+        head = read(0, 9)
+        if len(head) < 8:
+            raise bad(f"{size} bytes is shorter than the 8-byte header length")
+        (n,) = struct.unpack("<Q", head[:8])
+        if head[8:9] != b"{":  # a safetensors header is a JSON object
+            raise FileFormatError(
+                f"{path}: not a safetensors or HDF5 file (no HDF5 signature and no safetensors JSON header)"
+            )
+        if n > MAX_HEADER:
+            raise bad(f"header length {n} is over the {MAX_HEADER}-byte limit")
+        if 8 + n > size:
+            raise bad(f"header length {n} runs past the end of the file ({size} bytes)")
+        raw = read(8, n)
         try:
             header = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -86,10 +98,6 @@ class SafetensorsFile(WeightFile):
         for (_b1, e1, k1), (b2, _, k2) in itertools.pairwise(spans):
             if b2 < e1:
                 raise bad(f"tensors '{k1}' and '{k2}' overlap (bytes {b2}..{e1})")
-        self._mm: mmap.mmap | None = None
-        if any(e > b for b, e, _ in self.spans.values()):
-            with open(path, "rb") as f:
-                self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 
     def values(self, name: str, start: int, count: int) -> np.ndarray:
         begin, _, dt = self.spans[name]

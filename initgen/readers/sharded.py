@@ -12,6 +12,7 @@ initgen's per-tensor records (``initgen.tensors``) are merged across shards.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +43,13 @@ class ShardedFile(WeightFile):
     format = "safetensors-sharded"
 
     def __init__(
-        self, index: Path, shards: dict[str, SafetensorsFile], owner: dict[str, str], metadata: dict[str, str]
+        self,
+        index: Path | str,
+        shards: dict[str, SafetensorsFile],
+        owner: dict[str, str],
+        metadata: dict[str, str],
     ) -> None:
-        self.path = index
+        self.path = index  # type: ignore[assignment]
         self.shards = shards
         self.owner = owner  # tensor → shard file name
         self.metadata = metadata
@@ -54,12 +59,31 @@ class ShardedFile(WeightFile):
     def open(cls, path: Path) -> ShardedFile:
         index = find_index(path) if path.is_dir() else path
 
+        def shard_file(shard: str) -> SafetensorsFile | None:
+            file = index.parent / shard
+            return SafetensorsFile(file) if file.is_file() else None
+
+        try:
+            text = index.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise FileFormatError(
+                f"{index}: not a valid safetensors index: cannot read it as JSON ({e})"
+            ) from None
+        return cls.from_index(index, text, shard_file)
+
+    @classmethod
+    def from_index(
+        cls, index: Path | str, text: str, shard_file: Callable[[str], SafetensorsFile | None]
+    ) -> ShardedFile:
+        """The set described by the index ``text``; ``shard_file(name)`` opens a shard
+        beside the index, or gives None if there is none."""
+
         def bad(msg: str) -> FileFormatError:
             return FileFormatError(f"{index}: not a valid safetensors index: {msg}")
 
         try:
-            doc = json.loads(index.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            doc = json.loads(text)
+        except json.JSONDecodeError as e:
             raise bad(f"cannot read it as JSON ({e})") from None
         wmap = doc.get("weight_map") if isinstance(doc, dict) else None
         if not isinstance(wmap, dict) or not all(isinstance(v, str) for v in wmap.values()):
@@ -67,12 +91,12 @@ class ShardedFile(WeightFile):
         meta = doc.get("metadata") or {}
         shards: dict[str, SafetensorsFile] = {}
         for shard in dict.fromkeys(wmap.values()):
-            file = index.parent / shard
             if Path(shard).name != shard:
                 raise bad(f"shard '{shard}' is not a file name in the index's directory")
-            if not file.is_file():
+            opened = shard_file(shard)
+            if opened is None:
                 raise bad(f"shard '{shard}' does not exist")
-            shards[shard] = SafetensorsFile(file)
+            shards[shard] = opened
         owner: dict[str, str] = {}
         for shard, sf in shards.items():
             for t in sf.tensors:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from .. import __version__
@@ -16,12 +16,13 @@ from ..plan import DEFAULT_MAX_BYTES, Plan, TensorPlan, check_plan
 if TYPE_CHECKING:
     from .hdf5 import HDF5Writer
     from .safetensors import SafetensorsWriter
+    from .stream import StreamWriter
 
 
 FORMATS = {".safetensors": "safetensors", ".h5": "hdf5", ".hdf5": "hdf5"}
 
 
-def output_format(path: Path, fmt: str | None = None) -> str:
+def output_format(path: PurePath, fmt: str | None = None) -> str:
     if fmt:
         return fmt
     if path.name.lower().endswith((".weights.h5", ".weights.json")):
@@ -54,7 +55,7 @@ def metadata(plan: Plan, tensors: list[TensorPlan]) -> dict[str, str]:
 
 
 def run_writer(
-    writer: SafetensorsWriter | HDF5Writer,
+    writer: SafetensorsWriter | HDF5Writer | StreamWriter,
     tensors: list[TensorPlan],
     seed: int,
     threads: int | None,
@@ -72,6 +73,7 @@ def run_writer(
             ordered=writer.ordered,
             processes=getattr(writer, "forkable", False),
             place=getattr(writer, "place", None),
+            file_order=getattr(writer, "file_order", False),
         )
     finally:
         writer.close()

@@ -48,11 +48,13 @@ def write_sharded(
     direct_io: bool = True,
     max_bytes: int = DEFAULT_MAX_BYTES,
     extra: Mapping[str, bytes] | None = None,
+    index: bool = True,
 ) -> Path:
     """Shards of ``plan`` and ``model.safetensors.index.json`` into directory ``outdir``.
 
     The arguments are :func:`initgen.write`'s; ``shard=(k, n)`` makes only shard ``k``
-    of ``n`` (and the index), byte-identical to that shard of a full run. A full run
+    of ``n`` (and the index, unless ``index`` is false), byte-identical to that shard of
+    a full run. A full run
     replaces every checkpoint file of another sharding in ``outdir`` (with ``force``).
     ``extra`` maps more file names to their bytes (a model directory's ``config.json``),
     written and renamed into place with the shards; one already there with the same
@@ -86,12 +88,12 @@ def write_sharded(
                 f"this model has {sharding.n} shard(s), not {n}"
             )
         todo = [k]
-    index = sharding.index_bytes() if sharding.n > 1 else None
+    index_doc = sharding.index_bytes() if sharding.n > 1 and index else None
     index_path = outdir / INDEX_NAME
     # Shards made on several machines each bring the same index: an identical one is
     # left as it is, not an error.
-    write_index = index is not None and not (
-        shard is not None and index_path.is_file() and index_path.read_bytes() == index
+    put_index = index_doc is not None and not (
+        shard is not None and index_path.is_file() and index_path.read_bytes() == index_doc
     )
     check_output(
         outdir,
@@ -106,7 +108,7 @@ def write_sharded(
         outdir.mkdir()
     # Files every run brings (the index, a config.json): identical ones are left as they are.
     others = {name: data for name, data in (extra or {}).items() if not _holds(outdir / name, data)}
-    targets = [outdir / names[k - 1] for k in todo] + ([index_path] if write_index else [])
+    targets = [outdir / names[k - 1] for k in todo] + ([index_path] if put_index else [])
     targets += [outdir / name for name in others]
     # A full run replaces the whole checkpoint: files of another sharding left beside
     # it would be loaded instead (Transformers reads model.safetensors before an index).
@@ -131,8 +133,8 @@ def write_sharded(
                 run_writer(writer, tensors, plan.seed, threads, add)
             for name, data in others.items():
                 atomic.tmp(outdir / name).write_bytes(data)
-            if write_index:
-                atomic.tmp(index_path).write_bytes(index)  # type: ignore[arg-type]
+            if put_index:
+                atomic.tmp(index_path).write_bytes(index_doc)  # type: ignore[arg-type]
             atomic.commit()
         for path in stale:  # only once the new checkpoint is complete
             path.unlink(missing_ok=True)
@@ -199,3 +201,26 @@ def write_model_dir(
         max_bytes=max_bytes,
         extra={CONFIG_NAME: config},
     )
+
+
+def write_index(plan: Plan, outdir: Path, max_shard_size: int) -> Path:
+    """Write only ``model.safetensors.index.json`` into ``outdir`` (atomically), once
+    every shard is there with the size this plan gives it (``--index-only``)."""
+    from .atomic import Atomic
+    from .remote import missing_shard
+    from .safetensors import build_header
+
+    sharding = Sharding(assign(plan.file_order(), max_shard_size))
+    if sharding.n == 1:
+        raise UsageError(f"--index-only: with --max-shard-size {max_shard_size} bytes this model is one file")
+    for name, tensors in zip(sharding.names(), sharding.shards):
+        header, _ = build_header(tensors, metadata(plan, tensors))
+        want = len(header) + sum(t.nbytes for t in tensors)
+        path = outdir / name
+        size = path.stat().st_size if path.is_file() else None
+        if size != want:
+            raise missing_shard(str(path), size, want)
+    with Atomic([outdir / INDEX_NAME], True) as atomic:
+        atomic.tmp(outdir / INDEX_NAME).write_bytes(sharding.index_bytes())
+        atomic.commit()
+    return outdir
