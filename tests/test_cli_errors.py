@@ -117,6 +117,13 @@ ROWS: dict[str, tuple[list[str], dict, int, str]] = {
         "error: {d}/config.json: --defaults applies to specs; a config's tensors follow its family's "
         "own init (Transformers' _init_weights)\n",
     ),
+    "config to a URL": (
+        ["make", "{d}/config.json", "-o", "s3://bucket/model/"],
+        {"config.json": LLAMA_CONFIG},
+        2,
+        "error: {d}/config.json: a model directory from a config is written to a local directory, "
+        "by one process; leave out the URL, --dask and --index-only\n",
+    ),
     "config to HDF5": (
         ["make", "{d}/config.json", "-o", "{d}/out", "--format", "hdf5"],
         {"config.json": LLAMA_CONFIG},
