@@ -6,17 +6,21 @@ chosen by the width of the dtype.
   needed (:mod:`.tables` turns counts into exact statistics). 8-bit values are
   counted in pairs — a 65,536-bin count of each 16-bit pair, folded into its two
   bytes — which halves the calls per value.
-* float32, float64 and the wide integers: per cache-sized block, min and max, the
-  count of zeros, the sum (float64) and the sum of squares about the block's own
-  mean (a corrected two-pass sum: no cancellation however far the values are from
-  zero), merged with Chan's update; and the count of each float32 top-16-bit bucket,
-  for quantiles and the histogram. NaN and ±Inf are counted apart and left out of
-  everything else.
+* float32, float64 and the wide integers: per cache-sized block, min and max, and
+  in float64 the sum and sum of squares about a shift near the mean (the previous
+  block's mean; a block whose mean turns out far from it, relative to its spread, is
+  summed again about its own mean), so there is no cancellation however far the
+  values are from zero; blocks merge with Chan's update. Per ``SUB`` values, one
+  ``np.bincount`` of the float32 top-16-bit buckets (for float32 the high half of
+  each value, read in place), for quantiles and the histogram; the bucket of ±0
+  tells whether zeros need counting at all. NaN and ±Inf are counted apart and
+  left out of everything else.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,33 +81,45 @@ def _bincount(raw: np.ndarray, size: int) -> np.ndarray:
     return acc
 
 
+NONFINITE = np.r_[0x7F80:0x8000, 0xFF80:0x10000]  # float32 buckets holding only NaN and ±Inf
+FAR = 1e3  # a block's sums about a shift this many variances from its mean are redone
+
+
 def _wide(x: np.ndarray) -> Part:
     out = Partial()
     acc = np.zeros(1 << 16, dtype=np.int64)
-    m = min(SUB, x.size)
-    d = np.empty(min(BLOCK, m))
-    top = np.empty(m, dtype=np.uint16)
+    d = np.empty(min(BLOCK, x.size))
+    shift: float | None = None
     with np.errstate(over="ignore", invalid="ignore"):  # huge values: an inf std, not a warning
         for s in range(0, x.size, SUB):
             sup = x[s : s + SUB]
             if sup.dtype.kind != "f":
                 sup = sup.astype(np.float64)
-            fill = 0
+            c = _count_buckets(sup, acc)
             for t in range(0, sup.size, BLOCK):
-                part, fin = _block(sup[t : t + BLOCK], d)
+                part, shift = _block(sup[t : t + BLOCK], d, shift)
                 out.merge(part)
-                k = fin.size
-                if k:
-                    f32 = fin if fin.dtype == np.float32 else np.clip(fin, -F32_MAX, F32_MAX).astype(np.float32)
-                    np.right_shift(f32.view(np.uint32), 16, out=top[fill : fill + k], casting="unsafe")
-                    fill += k
-            c = np.bincount(top[:fill])
-            acc[: c.size] += c
+            if c[0] or (c.size > 0x8000 and c[0x8000]):  # ±0 or tiny values: count the zeros
+                out.zeros += int(np.count_nonzero(sup == 0))
+    acc[NONFINITE] = 0  # NaN and ±Inf are counted apart
     return Part(*_sparse(acc), out)
 
 
-def _block(b: np.ndarray, d: np.ndarray) -> tuple[Partial, np.ndarray]:
-    """The Partial of one block, and its finite values."""
+def _count_buckets(sup: np.ndarray, acc: np.ndarray) -> np.ndarray:
+    """Add the count of each float32 top-16-bit bucket of ``sup`` to ``acc``."""
+    if sup.dtype == np.float32:  # the high half of each value, read in place
+        top = sup.view(np.uint16)[1::2] if sys.byteorder == "little" else sup.view(np.uint16)[::2]
+    else:  # float64 (and wider): rounded to float32, beyond its range in the extreme buckets
+        f32 = np.clip(sup, -F32_MAX, F32_MAX).astype(np.float32)
+        f32[np.isinf(sup)] = np.inf
+        top = (f32.view(np.uint32) >> 16).astype(np.uint16)
+    c = np.bincount(top)  # no minlength: sized to the largest bucket present
+    acc[: c.size] += c
+    return c
+
+
+def _block(b: np.ndarray, d: np.ndarray, shift: float | None) -> tuple[Partial, float | None]:
+    """The Partial of one block, and the shift for the next (this block's mean)."""
     p = Partial()
     lo, hi = float(np.min(b)), float(np.max(b))  # NaN or ±Inf shows here
     if not (math.isfinite(lo) and math.isfinite(hi)):  # rare: set non-finite values aside
@@ -112,15 +128,26 @@ def _block(b: np.ndarray, d: np.ndarray) -> tuple[Partial, np.ndarray]:
         p.inf = b.size - p.nan - int(np.count_nonzero(fin))
         b = b[fin]
         if not b.size:
-            return p, b
+            return p, shift
         lo, hi = float(np.min(b)), float(np.max(b))
     k = b.size
     w = d[:k]
-    np.copyto(w, b)
-    p.n, p.mean = k, float(np.add.reduce(w)) / k  # pairwise sum
-    np.subtract(w, p.mean, out=w)
-    c = float(np.add.reduce(w))  # Σ(x − mean): 0 but for rounding; corrects M2 for it
-    p.m2 = max(float(np.einsum("i,i->", w, w)) - c * c / k, 0.0)
-    p.zeros = int(np.count_nonzero(b == 0))
+    if shift is None or not lo <= shift <= hi:
+        shift = float(b[0])
+    # Sums about a shift near the mean (the previous block's): no cancellation, one pass.
+    np.subtract(b, shift, out=w, dtype=np.float64)
+    s1 = float(np.add.reduce(w))  # pairwise
+    s2 = float(np.einsum("i,i->", w, w))
+    if not math.isfinite(s1):  # differences beyond float64 (values near ±1.8e308): about the middle
+        shift = lo / 2 + hi / 2
+        np.subtract(b, shift, out=w, dtype=np.float64)
+        s1, s2 = float(np.add.reduce(w)), float(np.einsum("i,i->", w, w))
+    dm = s1 / k
+    m2 = s2 - s1 * dm
+    if dm * dm * k > FAR * m2:  # the shift was far from this block's mean: again about the mean
+        np.subtract(w, dm, out=w)
+        c = float(np.add.reduce(w))
+        m2 = float(np.einsum("i,i->", w, w)) - c * c / k
+    p.n, p.mean, p.m2 = k, shift + dm, max(m2, 0.0)
     p.lo, p.hi = lo, hi
-    return p, b
+    return p, p.mean

@@ -147,7 +147,7 @@ def scan(
         out = []
         for name, s, k in batch:
             try:
-                out.append(reduce_chunk(wf.values(name, s, k), dtypes[name]))
+                out.append(reduce_chunk(wf.raw(name, s, k), dtypes[name]))
             finally:
                 wf.release(name, s, k)
         return out

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dtypes import np_dtype
 from .moments import HIST_BINS
 
 # (JSON key, p as numerator/denominator): exact fractions, so ⌈n·p⌉ has no rounding
@@ -66,14 +65,30 @@ def _table(values: np.ndarray, exact: bool) -> Table:
 
 @functools.cache
 def exact_table(dtype: str) -> Table:
-    """Each code's value for a dtype of 16 bits or fewer (bool as its byte)."""
-    dt = np.dtype(np.uint8) if dtype == "bool" else np_dtype(dtype)
-    codes = np.arange(1 << (8 * dt.itemsize), dtype=np.uint8 if dt.itemsize == 1 else np.uint16)
-    values = codes.view(dt)
+    """Each code's value for a dtype of 16 bits or fewer (bool as its byte), decoded
+    from the bits (tests check them against ml_dtypes, which is slow to import)."""
+    return _table(decode(dtype, np.arange(1 << 16 if dtype in WIDTH16 else 1 << 8)), True)
+
+
+WIDTH16 = ("float16", "bfloat16", "int16", "uint16")
+
+
+def decode(dtype: str, codes: np.ndarray) -> np.ndarray:
+    """The float64 values of bit patterns ``codes`` of a dtype of 16 bits or fewer."""
+    c = codes.astype(np.uint32)
     with np.errstate(invalid="ignore"):  # the NaN codes
-        if dt.kind not in "iub":  # float16 and ml_dtypes' types widen exactly to float32
-            values = values.astype(np.float32)
-        return _table(values.astype(np.float64), True)
+        if dtype == "bfloat16":  # the top half of a float32
+            return (c << 16).view(np.float32).astype(np.float64)
+        if dtype == "float8_e5m2":  # the top half of a float16
+            return (c << 8).astype(np.uint16).view(np.float16).astype(np.float64)
+        if dtype == "float8_e4m3fn":  # 1 sign, 4 exponent (bias 7), 3 mantissa bits; no Inf
+            e, m = (c >> 3) & 15, (c & 7).astype(np.float64)
+            mag = np.where(e == 0, m * 2.0**-9, (8 + m) * np.exp2(e.astype(np.float64) - 10))
+            mag[(c & 0x7F) == 0x7F] = np.nan
+            return np.where(c & 0x80, -mag, mag)
+    if dtype == "bool":
+        return c.astype(np.float64)
+    return codes.astype(np.uint16 if dtype in WIDTH16 else np.uint8).view(dtype).astype(np.float64)
 
 
 @functools.cache
