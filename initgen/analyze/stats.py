@@ -172,7 +172,10 @@ def scan(
     if current is not None and dense is not None:
         out[current] = _finish(dense, moments)
     empty = np.zeros(0, dtype=np.int64)
-    return {t.name: out.get(t.name, (empty, empty, None if t.dtype in TABLE_DTYPES else Partial())) for t in tensors}
+    return {
+        t.name: out.get(t.name, (empty, empty, None if t.dtype in TABLE_DTYPES else Partial()))
+        for t in tensors
+    }
 
 
 def _finish(dense: np.ndarray, moments: Partial | None) -> Scanned:

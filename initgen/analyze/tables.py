@@ -145,7 +145,9 @@ def summarize(table: Table, counts: np.ndarray, lo: float | None = None, hi: flo
             d = vals - mean
             m2 = math.fsum((c * d * d).tolist())
         zeros = int(c[vals == 0].sum())
-    return Summary(n, nan, inf, zeros, lo, hi, mean, m2, _hist(vals, c, lo, hi, n), _quantiles(table, counts, n, lo, hi))
+    return Summary(
+        n, nan, inf, zeros, lo, hi, mean, m2, _hist(vals, c, lo, hi, n), _quantiles(table, counts, n, lo, hi)
+    )
 
 
 def _hist(vals: np.ndarray, c: np.ndarray, lo: float, hi: float, n: int) -> list[int]:

@@ -64,7 +64,9 @@ def run_batches(
         return out
 
 
-def _forked(fn: Callable[[B], R], batches: Sequence[B], workers: int, done: Callable[[B], None] | None) -> list[R]:
+def _forked(
+    fn: Callable[[B], R], batches: Sequence[B], workers: int, done: Callable[[B], None] | None
+) -> list[R]:
     tasks_r, tasks_w = os.pipe()
     children: dict[int, int] = {}  # pid → read end of its result pipe
     results: dict[int, Any] = {}
@@ -140,7 +142,10 @@ def _send(fd: int, payload: bytes) -> None:
 
 
 def _collect(
-    children: dict[int, int], results: dict[int, Any], batches: Sequence[Any], done: Callable[[Any], None] | None
+    children: dict[int, int],
+    results: dict[int, Any],
+    batches: Sequence[Any],
+    done: Callable[[Any], None] | None,
 ) -> None:
     bufs = {fd: bytearray() for fd in children.values()}
     while bufs:

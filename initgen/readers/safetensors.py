@@ -73,7 +73,7 @@ class SafetensorsFile(WeightFile):
                 raise bad(f"entry for tensor '{name}' is malformed") from None
             if not isinstance(code, str) or code not in BY_ST_CODE:  # a list is not hashable
                 raise bad(f"tensor '{name}' has unknown dtype '{code}'")
-            row = BY_ST_CODE[code]  # its NumPy type only when values are asked for (ml_dtypes is slow to import)
+            row = BY_ST_CODE[code]  # NumPy type resolved on use: ml_dtypes is slow to import
             if any(s < 0 for s in shape) or not 0 <= begin <= end <= data_size:
                 raise bad(
                     f"tensor '{name}' has offsets [{begin}, {end}] outside the data ({data_size} bytes)"
