@@ -14,6 +14,7 @@ import numpy as np
 from ..dtypes import DTYPES
 from ..plan import TensorPlan
 from .exactmath import Scratch
+from .narrow import NARROW, to_narrow
 from .sampling import CHUNK, CHUNK_SAMPLERS, fill_chunk, work_dtype
 from .whole_tensor import WHOLE_SAMPLERS
 
@@ -47,6 +48,13 @@ def make_chunk(
     ``residue``, a chunk's result starts at an address ≡ ``residue`` modulo
     ``exactmath.PLACE`` (for direct I/O; whole-tensor results are not placed).
     """
+    if chunk >= 0 and t.dtype in NARROW and t.dist.kind in CHUNK_SAMPLERS:
+        # made in float32, rounded by integer operations straight into the output's bits
+        work = buffers.get("chunk", count, np.float32) if buffers else np.empty(count, dtype=np.float32)
+        fill_chunk(t.dist.kind, t.dist.params, seed, t.name, chunk, work)
+        codes = buffers.get("out", count, np.uint16, residue) if buffers else np.empty(count, np.uint16)
+        to_narrow(work, codes, t.dtype)
+        return codes.view(DTYPES[t.dtype].np)
     out = DTYPES[t.dtype].np
     wdt = work_dtype(out)
     if chunk < 0:
