@@ -83,7 +83,7 @@ def reference(a: np.ndarray) -> dict:
         lo, hi = fin.min(), fin.max()
         bins = HIST_BINS
         if lo < hi:
-            counts = np.histogram(fin, bins=bins, range=(lo, hi))[0]
+            counts = binned(fin, lo, hi)
         else:  # documented: a single value fills the middle bin
             counts = np.bincount([bins // 2], minlength=bins) * fin.size
         out.update(
@@ -133,6 +133,13 @@ def order_statistics(fin: np.ndarray) -> dict[str, float]:
     return {key: float(s[max(1, -(-s.size * a // b)) - 1]) for key, (a, b) in LEVELS.items()}
 
 
+def binned(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """The documented bins: ⌊(v − lo)/(hi − lo)·32⌋ in float64, both differences
+    halved so they stay finite (np.histogram's formula but for rounding at an edge)."""
+    ix = np.floor((v * 0.5 - lo / 2) / (hi / 2 - lo / 2) * HIST_BINS).astype(int)
+    return np.bincount(np.minimum(ix, HIST_BINS - 1), minlength=HIST_BINS)
+
+
 def bucket_hist(fin: np.ndarray) -> np.ndarray:
     """The documented histogram of float32 and wider: each value binned as the midpoint
     of its float32 bucket (the top 16 bits), kept inside [min, max]."""
@@ -143,7 +150,7 @@ def bucket_hist(fin: np.ndarray) -> np.ndarray:
     mid = np.clip(lo / 2 + hi / 2, fin.min(), fin.max())
     if fin.min() == fin.max():
         return np.bincount([HIST_BINS // 2], minlength=HIST_BINS) * fin.size
-    return np.histogram(mid, bins=HIST_BINS, range=(fin.min(), fin.max()))[0]
+    return binned(mid, fin.min(), fin.max())
 
 
 def sample_chunk(

@@ -13,6 +13,7 @@ from safetensors.numpy import save_file
 
 from helpers import assert_matches, reference
 from initgen.analyze import reduce as reduce_mod
+from initgen.analyze.tables import TABLE_DTYPES
 from initgen.analyze import stats as stats_mod
 
 # Every dtype the safetensors format defines: (NumPy dtype, a generator of test values).
@@ -61,6 +62,9 @@ def test_every_safetensors_dtype_matches_numpy(tmp_path, stats_json, dtype):
     assert set(got) == set(tensors)
     for name, a in tensors.items():
         assert got[name]["dtype"] == dtype and got[name]["shape"] == list(a.shape)
+        if dtype in TABLE_DTYPES and name == "w.2d":  # ordinary data: numpy's histogram too
+            x = a.astype(np.float64).reshape(-1)
+            assert got[name]["hist"]["counts"] == np.histogram(x, 32, (x.min(), x.max()))[0].tolist()
         assert got[name]["bytes"] == a.nbytes
         assert_matches(got[name], reference(a))
     assert data["totals"]["params"] == sum(a.size for a in tensors.values())

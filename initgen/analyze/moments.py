@@ -26,7 +26,9 @@ class Partial:
     def merge(self, o: Partial) -> Partial:
         """Chan et al.'s update: combine (n, mean, M2) of two disjoint parts."""
         n = self.n + o.n
-        if n:
+        if not self.n:
+            self.mean, self.m2 = o.mean, o.m2
+        elif o.n:
             d = o.mean - self.mean
             self.mean += d * o.n / n
             self.m2 += o.m2 + d * d * self.n * o.n / n

@@ -7,10 +7,11 @@ chosen by the width of the dtype.
   counted in pairs — a 65,536-bin count of each 16-bit pair, folded into its two
   bytes — which halves the calls per value.
 * float32, float64 and the wide integers: per cache-sized block, min and max, and
-  in float64 the sum and sum of squares about a shift near the mean (the previous
-  block's mean; a block whose mean turns out far from it, relative to its spread, is
-  summed again about its own mean), so there is no cancellation however far the
-  values are from zero; blocks merge with Chan's update. Per ``SUB`` values, one
+  in float64 the sum and sum of squares about a shift (the tensor's first value, so
+  near the mean; a block whose mean turns out far from it, relative to its spread,
+  is summed again about its own mean), so there is no cancellation however far the
+  values are from zero; blocks merge with Chan's update, their means kept relative
+  to the shift (so merging loses nothing to the size of the mean). Per ``SUB`` values, one
   ``np.bincount`` of the float32 top-16-bit buckets (for float32 the high half of
   each value, read in place), for quantiles and the histogram; the bucket of ±0
   tells whether zeros need counting at all. NaN and ±Inf are counted apart and
@@ -46,13 +47,14 @@ class Part:
         dense[self.codes] += self.counts  # codes are distinct: a plain fancy add is exact
 
 
-def reduce_chunk(x: np.ndarray, dtype: str) -> Part:
-    """The :class:`Part` of ``x``, values of a tensor of dtype ``dtype``."""
+def reduce_chunk(x: np.ndarray, dtype: str, shift: float = 0.0) -> Part:
+    """The :class:`Part` of ``x``, values of a tensor of dtype ``dtype``; for float32
+    and wider its moments are about ``shift`` (their ``mean`` is the mean − shift)."""
     if not x.dtype.isnative:  # HDF5 may store big-endian: codes are of native values
         x = x.astype(x.dtype.newbyteorder("="))
     if dtype in TABLE_DTYPES:
         return Part(*_sparse(count_codes(x)))
-    return _wide(x)
+    return _wide(x, shift)
 
 
 def _sparse(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,11 +87,10 @@ NONFINITE = np.r_[0x7F80:0x8000, 0xFF80:0x10000]  # float32 buckets holding only
 FAR = 1e3  # a block's sums about a shift this many variances from its mean are redone
 
 
-def _wide(x: np.ndarray) -> Part:
+def _wide(x: np.ndarray, shift: float) -> Part:
     out = Partial()
     acc = np.zeros(1 << 16, dtype=np.int64)
     d = np.empty(min(BLOCK, x.size))
-    shift: float | None = None
     with np.errstate(over="ignore", invalid="ignore"):  # huge values: an inf std, not a warning
         for s in range(0, x.size, SUB):
             sup = x[s : s + SUB]
@@ -97,8 +98,7 @@ def _wide(x: np.ndarray) -> Part:
                 sup = sup.astype(np.float64)
             c = _count_buckets(sup, acc)
             for t in range(0, sup.size, BLOCK):
-                part, shift = _block(sup[t : t + BLOCK], d, shift)
-                out.merge(part)
+                out.merge(_block(sup[t : t + BLOCK], d, shift))
             if c[0] or (c.size > 0x8000 and c[0x8000]):  # ±0 or tiny values: count the zeros
                 out.zeros += int(np.count_nonzero(sup == 0))
     acc[NONFINITE] = 0  # NaN and ±Inf are counted apart
@@ -118,8 +118,8 @@ def _count_buckets(sup: np.ndarray, acc: np.ndarray) -> np.ndarray:
     return c
 
 
-def _block(b: np.ndarray, d: np.ndarray, shift: float | None) -> tuple[Partial, float | None]:
-    """The Partial of one block, and the shift for the next (this block's mean)."""
+def _block(b: np.ndarray, d: np.ndarray, shift: float) -> Partial:
+    """The Partial of one block, its mean taken about ``shift``."""
     p = Partial()
     lo, hi = float(np.min(b)), float(np.max(b))  # NaN or ±Inf shows here
     if not (math.isfinite(lo) and math.isfinite(hi)):  # rare: set non-finite values aside
@@ -128,26 +128,25 @@ def _block(b: np.ndarray, d: np.ndarray, shift: float | None) -> tuple[Partial, 
         p.inf = b.size - p.nan - int(np.count_nonzero(fin))
         b = b[fin]
         if not b.size:
-            return p, shift
+            return p
         lo, hi = float(np.min(b)), float(np.max(b))
     k = b.size
     w = d[:k]
-    if shift is None or not lo <= shift <= hi:
-        shift = float(b[0])
-    # Sums about a shift near the mean (the previous block's): no cancellation, one pass.
-    np.subtract(b, shift, out=w, dtype=np.float64)
+    base = shift  # sums about the tensor's first value: near the mean, so one pass suffices
+    np.subtract(b, base, out=w, dtype=np.float64)
     s1 = float(np.add.reduce(w))  # pairwise
-    s2 = float(np.einsum("i,i->", w, w))
     if not math.isfinite(s1):  # differences beyond float64 (values near ±1.8e308): about the middle
-        shift = lo / 2 + hi / 2
-        np.subtract(b, shift, out=w, dtype=np.float64)
-        s1, s2 = float(np.add.reduce(w)), float(np.einsum("i,i->", w, w))
+        base = lo / 2 + hi / 2
+        np.subtract(b, base, out=w, dtype=np.float64)
+        s1 = float(np.add.reduce(w))
+    s2 = float(np.einsum("i,i->", w, w))
     dm = s1 / k
     m2 = s2 - s1 * dm
     if dm * dm * k > FAR * m2:  # the shift was far from this block's mean: again about the mean
         np.subtract(w, dm, out=w)
         c = float(np.add.reduce(w))
         m2 = float(np.einsum("i,i->", w, w)) - c * c / k
-    p.n, p.mean, p.m2 = k, shift + dm, max(m2, 0.0)
+        dm += c / k
+    p.n, p.mean, p.m2 = k, (base - shift) + dm, max(m2, 0.0)
     p.lo, p.hi = lo, hi
-    return p, p.mean
+    return p

@@ -142,12 +142,13 @@ def scan(
     """The counted codes and (float32 and wider) the moments of each tensor of ``wf``."""
     batches = _batches(tensors)
     dtypes = {t.name: t.dtype for t in tensors}
+    shifts = {t.name: _first(wf, t) for t in tensors if t.dtype not in TABLE_DTYPES}
 
     def reduce(batch: list[Item]) -> list[Part]:
         out = []
         for name, s, k in batch:
             try:
-                out.append(reduce_chunk(wf.raw(name, s, k), dtypes[name]))
+                out.append(reduce_chunk(wf.raw(name, s, k), dtypes[name], shifts.get(name, 0.0)))
             finally:
                 wf.release(name, s, k)
         return out
@@ -162,7 +163,7 @@ def scan(
     for (name, _, _), part in (pair for batch, parts in zip(batches, found) for pair in zip(batch, parts)):
         if name != current:  # a tensor's chunks are consecutive: finish the previous one
             if current is not None and dense is not None:
-                out[current] = _finish(dense, moments)
+                out[current] = _finish(dense, moments, shifts.get(current, 0.0))
             current, dense = name, np.zeros(1 << 16, dtype=np.int64)
             moments = Partial() if part.moments is not None else None
         assert dense is not None
@@ -170,7 +171,7 @@ def scan(
         if moments is not None and part.moments is not None:
             moments.merge(part.moments)  # in chunk order: the same sums for any thread count
     if current is not None and dense is not None:
-        out[current] = _finish(dense, moments)
+        out[current] = _finish(dense, moments, shifts.get(current, 0.0))
     empty = np.zeros(0, dtype=np.int64)
     return {
         t.name: out.get(t.name, (empty, empty, None if t.dtype in TABLE_DTYPES else Partial()))
@@ -178,8 +179,22 @@ def scan(
     }
 
 
-def _finish(dense: np.ndarray, moments: Partial | None) -> Scanned:
+def _first(wf: WeightFile, t: TensorInfo) -> float:
+    """The shift wide tensors' sums are taken about: the first value, if finite and
+    not so large that differences from it could overflow."""
+    if not t.numel:
+        return 0.0
+    try:
+        v = float(wf.raw(t.name, 0, 1)[0])
+    finally:
+        wf.release(t.name, 0, 1)
+    return v if abs(v) < 1e150 else 0.0  # NaN and ±Inf fail the test too
+
+
+def _finish(dense: np.ndarray, moments: Partial | None, shift: float) -> Scanned:
     codes = np.flatnonzero(dense)
+    if moments is not None:
+        moments.mean += shift  # the mean about the shift → the mean
     return codes, dense[codes], moments
 
 
