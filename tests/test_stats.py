@@ -13,8 +13,8 @@ from safetensors.numpy import save_file
 
 from helpers import assert_matches, reference
 from initgen.analyze import reduce as reduce_mod
-from initgen.analyze.tables import TABLE_DTYPES
 from initgen.analyze import stats as stats_mod
+from initgen.analyze.tables import TABLE_DTYPES
 
 # Every dtype the safetensors format defines: (NumPy dtype, a generator of test values).
 DTYPES = {
