@@ -89,3 +89,27 @@ def test_the_fast_path_is_taken_for_ordinary_weights(monkeypatch):
     monkeypatch.undo()
     for dtype in LIBRARY:
         assert np.array_equal(convert(x, dtype), library(x, dtype))
+
+
+def test_writing_bfloat16_needs_no_ml_dtypes_and_its_largest_values_are_ml_dtypes():
+    """ml_dtypes takes most of a second to import: making a bfloat16 file does not
+    import it (writers get the bits), and the table of largest values that replaces
+    its finfo agrees with it."""
+    import subprocess
+    import sys
+
+    from initgen.dtypes import DTYPES, VIEWED_LARGEST
+
+    for name, top in VIEWED_LARGEST.items():
+        assert float(ml_dtypes.finfo(DTYPES[name].np).max) == top
+    code = (
+        "import sys\nfrom initgen import build_plan, load_spec, write\n"
+        "spec = load_spec('s.yaml', text='initgen: 1\\ndtype: bfloat16\\n"
+        "layers: [{name: fc, type: dense, in: 300, out: 200}]')\n"
+        "write(build_plan(spec), sys.argv[1], threads=2)\n"
+        "assert 'ml_dtypes' not in sys.modules, 'ml_dtypes was imported'\n"
+    )
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run([sys.executable, "-c", code, f"{d}/w.safetensors"], check=True)

@@ -37,6 +37,7 @@ def generate(
     ordered: bool = False,
     processes: bool = False,
     place: Place | None = None,
+    raw: bool = False,
 ) -> None:
     """Make every tensor and pass each chunk to ``sink(tensor, start, values)``.
 
@@ -48,14 +49,15 @@ def generate(
     element order.
     ``place`` (unordered only): where in memory a chunk's values should start, as an
     address residue (see ``make_chunk``); the sink's direct I/O needs it.
+    ``raw``: bfloat16 values as their uint16 bits (for sinks that write bytes).
     """
     threads = threads or default_threads()
     if ordered:
-        _generate_ordered(tensors, seed, sink, threads, progress)
+        _generate_ordered(tensors, seed, sink, threads, progress, raw)
     elif processes and threads > 1 and forked.available():
-        forked.run(work_list(tensors), seed, sink, threads, progress, place)
+        forked.run(work_list(tensors), seed, sink, threads, progress, place, raw)
     else:
-        _generate_unordered(tensors, seed, sink, threads, progress, place)
+        _generate_unordered(tensors, seed, sink, threads, progress, place, raw)
 
 
 def _generate_unordered(
@@ -65,6 +67,7 @@ def _generate_unordered(
     threads: int,
     progress: Added | None,
     place: Place | None = None,
+    raw: bool = False,
 ) -> None:
     work = iter(work_list(tensors))
     lock = threading.Lock()
@@ -80,7 +83,7 @@ def _generate_unordered(
 
     def worker(finished: threading.Event | None = None) -> None:
         try:
-            run_worker(next_task, seed, sink, progress, place)
+            run_worker(next_task, seed, sink, progress, place, raw)
         except BaseException as e:  # reported by the calling thread
             errors.append(e)
             stop.set()
@@ -110,19 +113,19 @@ def _generate_unordered(
 
 
 def _generate_ordered(
-    tensors: list[TensorPlan], seed: int, sink: Sink, threads: int, progress: Added | None
+    tensors: list[TensorPlan], seed: int, sink: Sink, threads: int, progress: Added | None, raw: bool = False
 ) -> None:
     work = work_list(tensors)  # each tensor's chunks stay in element order
     if threads == 1:
         for t, chunk, count, start in work:
-            _emit(sink, progress, t, start, make_chunk(t, seed, chunk, count))
+            _emit(sink, progress, t, start, make_chunk(t, seed, chunk, count, raw=raw))
         return
     window = 2 * threads
     with ThreadPoolExecutor(threads, thread_name_prefix="initgen") as pool:
         inflight: deque[tuple[TensorPlan, int, Future[np.ndarray]]] = deque()
         try:
             for t, chunk, count, start in work:
-                inflight.append((t, start, pool.submit(make_chunk, t, seed, chunk, count)))
+                inflight.append((t, start, pool.submit(make_chunk, t, seed, chunk, count, raw=raw)))
                 if len(inflight) >= window:
                     t0, s0, fut = inflight.popleft()
                     _emit(sink, progress, t0, s0, fut.result())

@@ -40,6 +40,8 @@ def make_chunk(
     count: int,
     buffers: Scratch | None = None,
     residue: int | None = None,
+    *,
+    raw: bool = False,
 ) -> np.ndarray:
     """Values of one task, flat, in the tensor's output dtype.
 
@@ -47,6 +49,8 @@ def make_chunk(
     call with the same buffers; without, a fresh array. With ``buffers`` and
     ``residue``, a chunk's result starts at an address ≡ ``residue`` modulo
     ``exactmath.PLACE`` (for direct I/O; whole-tensor results are not placed).
+    With ``raw``, element-wise bfloat16 comes as its uint16 bits: writers need no
+    ml_dtypes (slow to import).
     """
     if chunk >= 0 and t.dtype in NARROW and t.dist.kind in CHUNK_SAMPLERS:
         # made in float32, rounded by integer operations straight into the output's bits
@@ -54,7 +58,7 @@ def make_chunk(
         fill_chunk(t.dist.kind, t.dist.params, seed, t.name, chunk, work)
         codes = buffers.get("out", count, np.uint16, residue) if buffers else np.empty(count, np.uint16)
         to_narrow(work, codes, t.dtype)
-        return codes.view(DTYPES[t.dtype].np)
+        return codes if raw and DTYPES[t.dtype].viewed else codes.view(DTYPES[t.dtype].np)
     out = DTYPES[t.dtype].np
     wdt = work_dtype(out)
     if chunk < 0:

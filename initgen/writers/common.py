@@ -70,6 +70,7 @@ def run_writer(
             ordered=writer.ordered,
             processes=getattr(writer, "forkable", False),
             place=getattr(writer, "place", None),
+            raw=True,  # writers write bytes: bfloat16 as bits, without importing ml_dtypes
         )
     finally:
         writer.close()
