@@ -32,11 +32,13 @@ FUZZ_EXAMPLES ?= 2000
 fuzz: $(STAMP)
 	INITGEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -n 2 tests/test_fuzz_spec.py tests/test_fuzz_files.py
 
-# make bench: generation vs zero-write, sampling floor and a naive script (bench/run.py),
-# then stats throughput and memory vs plain NumPy reads (bench/bench_stats.py).
+# make bench: stats throughput per dtype vs a read floor and a naive script, and llama made
+# in float32/bfloat16/float16 (bench/bench_stats.py; BENCH_STATS="--gb 0.5" sizes its files),
+# then generation vs zero-write, sampling floor and a naive script (bench/run.py).
+BENCH_STATS ?=
 bench: $(STAMP)
+	$(BIN)/python bench/bench_stats.py $(BENCH_STATS)
 	$(BIN)/python bench/run.py
-	$(BIN)/python bench/bench_stats.py
 
 # make interop: a separate venv with torch, torchvision, Transformers, timm and Keras (not needed
 # by `make test`); records tests/data/reference/*.json from the real frameworks, then
