@@ -121,7 +121,7 @@ def _count_buckets(sup: np.ndarray, acc: np.ndarray) -> np.ndarray:
 def _block(b: np.ndarray, d: np.ndarray, shift: float) -> Partial:
     """The Partial of one block, its mean taken about ``shift``."""
     p = Partial()
-    lo, hi = float(np.min(b)), float(np.max(b))  # NaN or ±Inf shows here
+    lo, hi = float(np.minimum.reduce(b)), float(np.maximum.reduce(b))  # NaN or ±Inf shows here
     if not (math.isfinite(lo) and math.isfinite(hi)):  # rare: set non-finite values aside
         fin = np.isfinite(b)
         p.nan = int(np.count_nonzero(np.isnan(b)))
@@ -133,7 +133,8 @@ def _block(b: np.ndarray, d: np.ndarray, shift: float) -> Partial:
     k = b.size
     w = d[:k]
     base = shift  # sums about the tensor's first value: near the mean, so one pass suffices
-    np.subtract(b, base, out=w, dtype=np.float64)
+    np.copyto(w, b)  # to float64, then in place: faster than a casting subtract
+    w -= base
     s1 = float(np.add.reduce(w))  # pairwise
     if not math.isfinite(s1):  # differences beyond float64 (values near ±1.8e308): about the middle
         base = lo / 2 + hi / 2
