@@ -15,7 +15,8 @@ run a fresh whole process, alternated and repeated ``--reps`` times (medians sho
 
 Peak RSS of a stats run is its own ru_maxrss plus, for its forked workers, the
 largest worker's times their number (an upper bound: pages shared with the parent
-are counted again in each worker).
+are counted again in each worker). CPU seconds (user + system, workers included)
+tell the work apart from waiting when other programs load the machine.
 
 Generation: ``initgen make specs/llama.yaml --dtype D`` for float32, bfloat16 and
 float16 (whole process, through to the file on disk), as values per second; the
@@ -118,8 +119,12 @@ def make_file(path: Path, dtype: str, gb: float) -> None:
     tmp.rename(path)
 
 
-def run(code: str, *args: str) -> tuple[float, int, int]:
-    """(wall seconds, own peak RSS, largest child's peak RSS) of one whole process."""
+def run(code: str, *args: str) -> tuple[float, int, int, float]:
+    """(wall seconds, own peak RSS, largest child's peak RSS, CPU seconds of it and
+    its workers) of one whole process."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(
         [sys.executable, "-c", code, *args],
@@ -132,8 +137,10 @@ def run(code: str, *args: str) -> tuple[float, int, int]:
     wall = time.perf_counter() - t0
     if p.returncode:
         raise SystemExit(f"failed ({p.returncode}): {p.stderr[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     _, own, kids = p.stderr.strip().splitlines()[-1].split()
-    return wall, int(own) * 1024, int(kids) * 1024
+    return wall, int(own) * 1024, int(kids) * 1024, cpu
 
 
 def stats_rows(dtypes: list[str], gb: float, reps: int, naive_reps: int, keep: bool) -> None:
@@ -158,6 +165,7 @@ def stats_rows(dtypes: list[str], gb: float, reps: int, naive_reps: int, keep: b
     kinds = {"initgen stats": STATS, "floor: sum as uint64": FLOOR, "naive: load_file + float64": NAIVE}
     times: dict[tuple[str, str], list[float]] = {}
     rss: dict[tuple[str, str], int] = {}
+    cpus: dict[tuple[str, str], list[float]] = {}
     for rep in range(reps):
         for d in dtypes:
             with open(paths[d], "rb") as f:  # into the page cache
@@ -167,7 +175,8 @@ def stats_rows(dtypes: list[str], gb: float, reps: int, naive_reps: int, keep: b
             for k in names[rep % 3 :] + names[: rep % 3]:  # rotate: no run always follows the same
                 if k.startswith("naive") and rep >= naive_reps:
                     continue
-                wall, own, kid = run(kinds[k], str(paths[d]))
+                wall, own, kid, cpu = run(kinds[k], str(paths[d]))
+                cpus.setdefault((d, k), []).append(cpu)
                 forked = k == "initgen stats" and workers > 1 and paths[d].stat().st_size >= FORK_BYTES
                 peak = own + (workers * kid if forked else 0)
                 times.setdefault((d, k), []).append(wall)
@@ -183,9 +192,9 @@ def stats_rows(dtypes: list[str], gb: float, reps: int, naive_reps: int, keep: b
     )
     print(
         "\n| dtype | file GB | initgen GB/s | floor GB/s | naive GB/s | initgen/floor time "
-        "| naive/initgen time | initgen peak RSS |"
+        "| naive/initgen time | initgen peak RSS | initgen CPU s | GB per CPU s |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for d in dtypes:
         size = paths[d].stat().st_size
         med = {k: statistics.median(times[(d, k)]) for k in kinds}
@@ -197,7 +206,7 @@ def stats_rows(dtypes: list[str], gb: float, reps: int, naive_reps: int, keep: b
         print(
             f"| {d} | {size / 1e9:.2f} | {size / ours / 1e9:.2f} | {size / floor / 1e9:.2f} | "
             f"{size / naive / 1e9:.2f} | {ours / floor:.2f} | {naive / ours:.1f} | "
-            f"{rss[(d, 'initgen stats')] / 1e9:.3f} GB |"
+            f"{rss[(d, 'initgen stats')] / 1e9:.3f} GB | {cpu:.2f} | {size / cpu / 1e9:.2f} |"
         )
     if not keep:
         for p in paths.values():
