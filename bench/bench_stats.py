@@ -182,7 +182,7 @@ def stats_rows(dtypes: list[str], gb: float, reps: int, naive_reps: int, keep: b
                 times.setdefault((d, k), []).append(wall)
                 rss[(d, k)] = max(rss.get((d, k), 0), peak)
                 print(
-                    f"  rep {rep + 1}: {d:14} {k:28} {wall:6.2f} s  {peak / 1e9:.3f} GB",
+                    f"  rep {rep + 1}: {d:14} {k:28} {wall:6.2f} s  cpu {cpu:6.2f} s  {peak / 1e9:.3f} GB",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -203,6 +203,7 @@ def stats_rows(dtypes: list[str], gb: float, reps: int, naive_reps: int, keep: b
             med["floor: sum as uint64"],
             med["naive: load_file + float64"],
         )
+        cpu = statistics.median(cpus[(d, "initgen stats")])
         print(
             f"| {d} | {size / 1e9:.2f} | {size / ours / 1e9:.2f} | {size / floor / 1e9:.2f} | "
             f"{size / naive / 1e9:.2f} | {ours / floor:.2f} | {naive / ours:.1f} | "
