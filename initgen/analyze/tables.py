@@ -143,7 +143,7 @@ def summarize(table: Table, counts: np.ndarray, lo: float | None = None, hi: flo
         mean = math.fsum((c * vals).tolist()) / n  # each product exact: ≤ 11-bit values
         with np.errstate(over="ignore"):
             d = vals - mean
-            m2 = math.fsum((c * d * d).tolist())
+            m2 = float(np.add.reduce(c * d * d))  # positive terms, summed pairwise
         zeros = int(c[vals == 0].sum())
     return Summary(
         n, nan, inf, zeros, lo, hi, mean, m2, _hist(vals, c, lo, hi, n), _quantiles(table, counts, n, lo, hi)
