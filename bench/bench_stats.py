@@ -197,16 +197,14 @@ def stats_rows(dtypes: list[str], gb: float, reps: int, naive_reps: int, keep: b
     print("|---|---|---|---|---|---|---|---|---|---|")
     for d in dtypes:
         size = paths[d].stat().st_size
-        med = {k: statistics.median(times[(d, k)]) for k in kinds}
-        ours, floor, naive = (
-            med["initgen stats"],
-            med["floor: sum as uint64"],
-            med["naive: load_file + float64"],
-        )
+        med = {k: statistics.median(times[(d, k)]) for k in kinds if (d, k) in times}
+        ours, floor = med["initgen stats"], med["floor: sum as uint64"]
+        naive = med.get("naive: load_file + float64")  # --naive-reps 0: not run
+        slow = ("—", "—") if naive is None else (f"{size / naive / 1e9:.2f}", f"{naive / ours:.1f}")
         cpu = statistics.median(cpus[(d, "initgen stats")])
         print(
             f"| {d} | {size / 1e9:.2f} | {size / ours / 1e9:.2f} | {size / floor / 1e9:.2f} | "
-            f"{size / naive / 1e9:.2f} | {ours / floor:.2f} | {naive / ours:.1f} | "
+            f"{slow[0]} | {ours / floor:.2f} | {slow[1]} | "
             f"{rss[(d, 'initgen stats')] / 1e9:.3f} GB | {cpu:.2f} | {size / cpu / 1e9:.2f} |"
         )
     if not keep:
