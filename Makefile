@@ -33,13 +33,15 @@ FUZZ_EXAMPLES ?= 2000
 fuzz: $(STAMP)
 	INITGEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -n 2 tests/test_fuzz_spec.py tests/test_fuzz_files.py
 
-# make bench: generation vs zero-write, sampling floor and a naive script (bench/run.py),
-# then stats throughput and memory vs plain NumPy reads (bench/bench_stats.py), then
+# make bench: stats throughput per dtype vs a read floor and a naive script, and llama made
+# in float32/bfloat16/float16 (bench/bench_stats.py; BENCH_STATS="--gb 0.5" sizes its files),
+# then generation vs zero-write, sampling floor and a naive script (bench/run.py), then
 # Llama-3.1-8B bfloat16 made from its config.json vs the zero-write floor (bench/bench_config.py),
 # then upload to a local S3 server vs s3fs put, and a Dask run vs a local one (bench/bench_cloud.py).
+BENCH_STATS ?=
 bench: $(STAMP)
+	$(BIN)/python bench/bench_stats.py $(BENCH_STATS)
 	$(BIN)/python bench/run.py
-	$(BIN)/python bench/bench_stats.py
 	$(BIN)/python bench/bench_config.py
 	$(BIN)/python bench/bench_cloud.py
 

@@ -107,6 +107,9 @@ STATS_COLUMNS = [
     "std",
     "min",
     "max",
+    "p1",
+    "p50",
+    "p99",
     "absmax",
     "zeros",
     "nan/inf",
@@ -133,6 +136,7 @@ def _row(t: Any, fmt: str, members: int | None = None) -> list[Any]:
             t.std,
             t.min,
             t.max,
+            *_pcts(t),
             t.absmax,
             t.zero_fraction,
             t.nan + t.inf,
@@ -149,6 +153,7 @@ def _row(t: Any, fmt: str, members: int | None = None) -> list[Any]:
         t.std,
         t.min,
         t.max,
+        *_pcts(t),
         t.absmax,
         zeros,
         f"{t.nan}/{t.inf}" if t.nan or t.inf else "",
@@ -156,6 +161,11 @@ def _row(t: Any, fmt: str, members: int | None = None) -> list[Any]:
         t.scheme,
         t.expected_std,
     ]
+
+
+def _pcts(t: Any) -> list[Any]:
+    q = t.quantiles or {}
+    return [q.get("p1"), q.get("p50"), q.get("p99")]
 
 
 def stats_view(
@@ -191,13 +201,7 @@ def stats_view(
         f"{len(fs.tensors)} tensors",
         f"{fs.params:,} params",
         dtypes,
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
+        *[""] * 10,
         format_bytes(fs.nbytes),
         "",
         "",

@@ -271,7 +271,7 @@ ROWS: dict[str, tuple[list[str], dict, int, str]] = {
         {},
         2,
         "error: --expect '*:sdt=1': unknown key 'sdt'; known: absmax, inf, max, mean, min, "
-        "nan, std or zeros\n",
+        "nan, p0.1, p1, p50, p99, p99.9, std or zeros\n",
     ),
     "no tensor matches": (
         ["stats", "{d}/w.safetensors", "--tensors", "nope*"],

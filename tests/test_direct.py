@@ -356,9 +356,9 @@ def test_a_worker_holds_one_whole_tensor_at_a_time(monkeypatch: pytest.MonkeyPat
     most = []
     real = worker.make_chunk
 
-    def counting(t, seed, chunk, count, buffers=None, residue=None):
+    def counting(t, seed, chunk, count, buffers=None, residue=None, **kw):
         most.append(sum(r() is not None for r in alive))  # made earlier and still held
-        values = real(t, seed, chunk, count, buffers, residue)
+        values = real(t, seed, chunk, count, buffers, residue, **kw)
         if chunk < 0:
             alive.append(weakref.ref(values))
         return values

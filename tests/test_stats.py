@@ -12,8 +12,10 @@ import pytest
 from safetensors.numpy import save_file
 
 from helpers import assert_matches, reference
-from initgen.analyze import moments as moments_mod
+from initgen.analyze import reduce as reduce_mod
+from initgen.analyze import scan as scan_mod
 from initgen.analyze import stats as stats_mod
+from initgen.analyze.tables import TABLE_DTYPES
 
 # Every dtype the safetensors format defines: (NumPy dtype, a generator of test values).
 DTYPES = {
@@ -61,6 +63,9 @@ def test_every_safetensors_dtype_matches_numpy(tmp_path, stats_json, dtype):
     assert set(got) == set(tensors)
     for name, a in tensors.items():
         assert got[name]["dtype"] == dtype and got[name]["shape"] == list(a.shape)
+        if dtype in TABLE_DTYPES and name == "w.2d":  # ordinary data: numpy's histogram too
+            x = a.astype(np.float64).reshape(-1)
+            assert got[name]["hist"]["counts"] == np.histogram(x, 32, (x.min(), x.max()))[0].tolist()
         assert got[name]["bytes"] == a.nbytes
         assert_matches(got[name], reference(a))
     assert data["totals"]["params"] == sum(a.size for a in tensors.values())
@@ -83,18 +88,22 @@ def test_nan_inf_and_zeros_are_counted_apart(tmp_path, stats_json):
     assert got["allnan"]["nan"] == 5 and got["allnan"]["mean"] is None
 
 
-@pytest.mark.parametrize("threads", [1, 3])
-def test_chunked_streaming_matches_whole_array(tmp_path, monkeypatch, threads):
-    """Many chunks and blocks (sizes forced small), merged in order: same numbers as
-    the one-shot reference, and the same for any thread count."""
-    monkeypatch.setattr(stats_mod, "CHUNK_VALUES", 1000)
-    monkeypatch.setattr(moments_mod, "BLOCK", 96)
+@pytest.mark.parametrize(("threads", "forked"), [(1, False), (3, False), (3, True)])
+def test_chunked_streaming_matches_whole_array(tmp_path, monkeypatch, threads, forked):
+    """Many chunks, blocks and bincount calls (sizes forced small), merged in order:
+    the same numbers as the one-shot reference, for any thread count, in threads or
+    in forked worker processes."""
+    monkeypatch.setattr(scan_mod, "CHUNK_VALUES", 1000)
+    monkeypatch.setattr(scan_mod, "FORK_BYTES", 0 if forked else 1 << 40)
+    monkeypatch.setattr(reduce_mod, "BLOCK", 96)
+    monkeypatch.setattr(reduce_mod, "SUB", 288)
     r = np.random.default_rng(2)
     a = (r.normal(3.0, 0.01, 12_345)).astype(np.float32)  # large mean, small std: cancellation test
     b = r.uniform(-1, 1, (37, 41)).astype(np.float16)
-    save_file({"a": a, "b": b}, str(tmp_path / "f.safetensors"))
+    c = r.normal(0, 0.1, 3001).astype(ml_dtypes.float8_e4m3fn)  # odd: 8-bit pairs and a last byte
+    save_file({"a": a, "b": b, "c": c}, str(tmp_path / "f.safetensors"))
     fs = stats_mod.read_stats(tmp_path / "f.safetensors", threads=threads)
-    for t, arr in zip(fs.tensors, (a, b)):
+    for t, arr in zip(fs.tensors, (a, b, c)):
         d = vars(t) | {"counts": None}
         assert_matches(d, reference(arr))
     one = stats_mod.read_stats(tmp_path / "f.safetensors", threads=1).to_json()

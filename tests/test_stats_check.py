@@ -170,12 +170,14 @@ def test_expect_failure_message(cli, foreign):
         ("std=0.02", "--expect 'std=0.02': expected GLOB:KEY=VALUE[±TOL[%]], e.g. 'h.*.weight:std=0.02±5%'"),
         (
             "h.*:sd=0.02",
-            "--expect 'h.*:sd=0.02': unknown key 'sd'; known: absmax, inf, max, mean, min, nan, std or zeros",
+            "--expect 'h.*:sd=0.02': unknown key 'sd'; known: absmax, inf, max, mean, min, nan, "
+            "p0.1, p1, p50, p99, p99.9, std or zeros",
         ),
         (
             "h.*:std~0.02",
             "--expect 'h.*:std~0.02': cannot read 'std~0.02'; expected KEY OP VALUE[±TOL[%]] "
-            "with KEY one of absmax, inf, max, mean, min, nan, std or zeros and OP one of "
+            "with KEY one of absmax, inf, max, mean, min, nan, p0.1, p1, p50, p99, p99.9, std or "
+            "zeros and OP one of "
             "=, <=, >=, <, >",
         ),
     ],

@@ -24,10 +24,12 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..errors import UsageError, one_of
 from .stats import FileStats, TensorStats
+from .tables import QUANTILES
 
 Z = 6.0  # standard errors: a false alarm about once in 5·10⁸ checks
 
@@ -137,6 +139,11 @@ def check_stats(fs: FileStats, plans: Mapping[str, Mapping[str, Any]] | None = N
 
 # --- --expect rules ------------------------------------------------------------------
 
+
+def _quantile(t: TensorStats, key: str) -> float | None:
+    return (t.quantiles or {}).get(key)
+
+
 KEYS: dict[str, Callable[[TensorStats], float | None]] = {
     "mean": lambda t: t.mean,
     "std": lambda t: t.std,
@@ -146,6 +153,7 @@ KEYS: dict[str, Callable[[TensorStats], float | None]] = {
     "zeros": lambda t: t.zero_fraction,
     "nan": lambda t: float(t.nan),
     "inf": lambda t: float(t.inf),
+    **{key: partial(_quantile, key=key) for key, _, _ in QUANTILES},
 }
 OPS: dict[str, Callable[[float, float, float], bool]] = {
     "=": lambda v, x, tol: abs(v - x) <= tol,
@@ -155,7 +163,7 @@ OPS: dict[str, Callable[[float, float, float], bool]] = {
     ">": lambda v, x, tol: v > x,
 }
 _COND = re.compile(
-    r"^\s*(?P<key>[a-z]+)\s*(?P<op><=|>=|=|<|>)\s*(?P<value>[-+0-9.eE]+|nan|inf)"
+    r"^\s*(?P<key>[a-z][a-z0-9.]*?)\s*(?P<op><=|>=|=|<|>)\s*(?P<value>[-+0-9.eE]+|nan|inf)"
     r"\s*(?:(?:±|\+-|\+/-)\s*(?P<tol>[0-9.eE+-]+)\s*(?P<pct>%)?)?\s*$"
 )
 

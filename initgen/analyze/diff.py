@@ -16,7 +16,8 @@ import numpy as np
 from ..paths import PathLike
 from ..readers import WeightFile, open_weights
 from ..storage import StorageOptions
-from .stats import CHUNK_VALUES, FileStats, TensorStats, read_stats
+from .scan import CHUNK_VALUES
+from .stats import FileStats, TensorStats, read_stats
 
 STAT_KEYS = ("mean", "std", "min", "max", "absmax")
 

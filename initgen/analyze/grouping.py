@@ -3,9 +3,12 @@
 
 A pattern replaces every dotted name component made only of digits by ``*``, so
 repeated blocks fold together while ``fc1`` or ``weight_ih_l0`` stay as they are.
-Moments merge exactly (Chan's update over each tensor's count, mean and M2);
-the group histogram re-bins each tensor's bins by their centres onto the group's
-[min, max], which is exact in total and close enough to draw.
+Moments merge exactly (Chan's update over each tensor's count, mean and M2).
+When the members share a dtype (or are all float32 and wider), their counted codes
+(buckets) are added, so the group's histogram and quantiles are those of all its
+values together, with the same exactness as a tensor's; otherwise the quantiles
+are ``None`` and the histogram re-bins each tensor's bins by their centres onto the
+group's [min, max] (exact in total, close enough to draw).
 """
 
 from __future__ import annotations
@@ -14,8 +17,13 @@ import math
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
+
 from .moments import Partial
 from .stats import HIST_BINS, TensorStats
+from .tables import TABLE_DTYPES, coarse_table, exact_table, summarize
+
+Tables = dict[str, tuple[np.ndarray, np.ndarray]]
 
 T = TypeVar("T")
 
@@ -39,7 +47,7 @@ def _same(values: list[T]) -> T | None:
     return values[0] if all(v == values[0] for v in values) else None
 
 
-def aggregate(pat: str, members: list[TensorStats]) -> Group:
+def aggregate(pat: str, members: list[TensorStats], tables: Tables | None = None) -> Group:
     acc = Partial()  # moments merge as chunks of one tensor do: Chan's update
     zeros = 0.0
     lo, hi = math.inf, -math.inf
@@ -70,6 +78,17 @@ def aggregate(pat: str, members: list[TensorStats]) -> Group:
                 )
                 counts[j] += c
         hist = {"min": lo, "max": hi, "counts": counts}
+    quantiles = None
+    kinds = {t.dtype if t.dtype in TABLE_DTYPES else "" for t in members}
+    if n and tables and len(kinds) == 1 and all(t.name in tables for t in members):
+        kind = kinds.pop()
+        table = exact_table(kind) if kind else coarse_table()
+        dense = np.zeros(table.values.size, dtype=np.int64)
+        for t in members:
+            codes, c = tables[t.name]
+            dense[codes] += c
+        s = summarize(table, dense, lo, hi)
+        hist, quantiles = {"min": lo, "max": hi, "counts": s.hist}, s.quantiles
     shape = _same([t.shape for t in members])
     dtypes = sorted({t.dtype for t in members})
     stats = TensorStats(
@@ -91,13 +110,15 @@ def aggregate(pat: str, members: list[TensorStats]) -> Group:
         _same([t.expected_mean for t in members]),
         _same([t.expected_std for t in members]),
         _same([t.kind for t in members]),
+        quantiles,
     )
     return Group(stats, len(members))
 
 
-def group_stats(tensors: list[TensorStats]) -> list[Group]:
-    """Groups in order of first appearance."""
+def group_stats(tensors: list[TensorStats], tables: Tables | None = None) -> list[Group]:
+    """Groups in order of first appearance; ``tables`` (``FileStats.tables``) gives
+    them exact histograms and quantiles."""
     by: dict[str, list[TensorStats]] = {}
     for t in tensors:
         by.setdefault(pattern(t.name), []).append(t)
-    return [aggregate(p, ms) for p, ms in by.items()]
+    return [aggregate(p, ms, tables) for p, ms in by.items()]

@@ -1,17 +1,16 @@
 """Streaming per-tensor statistics over any supported file, in bounded memory.
 
 Each tensor is cut into chunks of ``CHUNK_VALUES`` values (the unit of work for
-``threads`` and of memory: a chunk's mapped pages are released once it is done),
-and each chunk into cache-sized blocks of ``BLOCK`` values converted to float64.
-Two passes per chunk: the first finds the finite min and max (in the file's own
-dtype, cheap), the second accumulates count, mean and M2 (Chan's parallel update
-of per-block sums taken about a shift inside [min, max], so no cancellation), the
-zeros, NaN and ±Inf counts and a histogram of ``HIST_BINS`` equal bins over
-[min, max] — which is why min and max must be known first. Partial results are
-merged in chunk order, so the numbers do not depend on the thread count.
+``threads`` and of memory: a chunk's mapped pages are released once it is done).
+One pass over each chunk reduces it by the width of its dtype (:mod:`.reduce`):
+the count of every code for types of 16 bits or fewer, from which :mod:`.tables`
+derives every statistic exactly; moments, extremes and float32 bucket counts for
+wider types. Partial results are merged in chunk order (counts are integers), so
+the numbers do not depend on the thread count. Memory-mapped safetensors files are
+reduced in forked worker processes (:mod:`.workers`), others in threads.
 
-Value statistics (mean, std, min, max, abs-max, histogram) are over the finite
-values; NaN and ±Inf are counted apart. std is the population std (divide by n).
+Value statistics (mean, std, min, max, abs-max, histogram, quantiles) are over the
+finite values; NaN and ±Inf are counted apart. std is the population std (divide by n).
 """
 
 from __future__ import annotations
@@ -19,21 +18,22 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from ..paths import PathLike
 from ..progress import Counter, Progress
-from ..readers import TensorInfo, WeightFile, open_weights
+from ..readers import TensorInfo, open_weights
 from ..storage import StorageOptions
 from ..threads import default_threads
-from .moments import HIST_BINS, Partial, finite_range, moments
+from .moments import HIST_BINS, Partial
+from .scan import scan
+from .tables import TABLE_DTYPES, coarse_table, exact_table, summarize
 
 __all__ = ["HIST_BINS", "FileStats", "TensorStats", "default_threads", "read_stats", "recorded_plans"]
-
-CHUNK_VALUES = 1 << 22  # values per unit of work and of mapped memory (16 MB of float32)
 
 
 @dataclass
@@ -56,6 +56,7 @@ class TensorStats:
     expected_mean: float | None = None
     expected_std: float | None = None
     kind: str | None = None  # the recorded distribution's sampler kind
+    quantiles: dict[str, float] | None = None  # {"p0.1", "p1", "p50", "p99", "p99.9"}: inverted CDF
 
 
 @dataclass
@@ -64,6 +65,8 @@ class FileStats:
     format: str
     tensors: list[TensorStats]
     metadata: dict[str, str]
+    # each tensor's counted codes (buckets for float32 and wider): (codes, counts)
+    tables: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
     def params(self) -> int:
@@ -102,90 +105,23 @@ class FileStats:
         }
 
 
-Item = tuple[str, int, int]  # (tensor, first value, count)
-
-
-def _batches(tensors: Iterable[TensorInfo]) -> list[list[Item]]:
-    """Units of work: each chunk of a large tensor alone, runs of small tensors
-    together (a worker's per-task cost would dominate 10,000 biases otherwise)."""
-    out: list[list[Item]] = []
-    run: list[Item] = []
-    size = 0
-    for t in tensors:
-        for s in range(0, t.numel, CHUNK_VALUES):
-            k = min(CHUNK_VALUES, t.numel - s)
-            if run and size + k > CHUNK_VALUES:
-                out.append(run)
-                run, size = [], 0
-            run.append((t.name, s, k))
-            size += k
-    if run:
-        out.append(run)
-    return out
-
-
-def scan(
-    wf: WeightFile,
-    tensors: list[TensorInfo],
-    threads: int | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> dict[str, tuple[float, float, Partial]]:
-    """(min, max, Partial) of each tensor of ``wf``, with ``threads`` workers."""
-    batches = _batches(tensors)
-
-    def pass1(batch: list[Item]) -> list[tuple[float, float]]:
-        out = []
-        for name, s, k in batch:
-            try:
-                out.append(finite_range(wf.values(name, s, k)))
-            finally:
-                wf.release(name, s, k)
-        return out
-
-    ranges: dict[str, tuple[float, float]] = {t.name: (math.inf, -math.inf) for t in tensors}
-
-    def pass2(batch: list[Item]) -> list[Partial]:
-        out = []
-        for name, s, k in batch:
-            try:
-                out.append(moments(wf.values(name, s, k), *ranges[name]))
-            finally:
-                wf.release(name, s, k)
-        return out
-
-    workers = threads or default_threads()
-    with ThreadPoolExecutor(workers) if workers > 1 and len(batches) > 1 else _Serial() as pool:
-        for batch, found in zip(batches, pool.map(pass1, batches)):
-            for (name, _, _), (lo, hi) in zip(batch, found):
-                rlo, rhi = ranges[name]
-                ranges[name] = (min(lo, rlo), max(hi, rhi))
-        parts: dict[str, Partial] = {t.name: Partial() for t in tensors}
-        for batch, found in zip(batches, pool.map(pass2, batches)):
-            for (name, _, k), part in zip(batch, found):
-                parts[name].merge(part)  # in chunk order: the same sums for any thread count
-                if progress:
-                    progress(k)
-    return {t.name: (*ranges[t.name], parts[t.name]) for t in tensors}
-
-
-class _Serial:
-    """The part of an executor ``scan`` uses, in this thread (threads=1)."""
-
-    def __enter__(self) -> _Serial:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterable[Any]:
-        return map(fn, items)
-
-
 def tensor_stats(
-    info: TensorInfo, lo: float, hi: float, p: Partial, rec: dict[str, Any] | None = None
+    info: TensorInfo,
+    codes: np.ndarray,
+    counts: np.ndarray,
+    p: Partial | None,
+    rec: dict[str, Any] | None = None,
 ) -> TensorStats:
     rec = rec or {}
     dist: dict[str, Any] = rec["dist"] if isinstance(rec.get("dist"), dict) else {}
+    table = exact_table(info.dtype) if info.dtype in TABLE_DTYPES else coarse_table()
+    dense = np.zeros(table.values.size, dtype=np.int64)
+    dense[codes] = counts
+    if p is None:  # a table type: counts tell everything
+        s = summarize(table, dense)
+        p = Partial(s.n, s.mean, s.m2, s.zeros, s.nan, s.inf, s.lo, s.hi)
+    else:
+        s = summarize(table, dense, p.lo, p.hi)
     has = p.n > 0
     return TensorStats(
         info.name,
@@ -195,17 +131,18 @@ def tensor_stats(
         info.nbytes,
         p.mean if has else None,
         math.sqrt(p.m2 / p.n) if has else None,
-        lo if has else None,
-        hi if has else None,
-        max(abs(lo), abs(hi)) if has else None,
+        p.lo if has else None,
+        p.hi if has else None,
+        max(abs(p.lo), abs(p.hi)) if has else None,
         p.zeros / p.n if has else None,
         p.nan,
-        p.posinf + p.neginf,
-        {"min": lo, "max": hi, "counts": [int(c) for c in p.hist]} if has else None,
+        p.inf,
+        {"min": p.lo, "max": p.hi, "counts": s.hist} if has else None,
         rec.get("scheme"),
         _recorded_number(dist.get("mean")),
         _recorded_number(dist.get("std"), nonnegative=True),
         dist.get("kind"),
+        s.quantiles if has else None,
     )
 
 
@@ -257,7 +194,8 @@ def read_stats(
         add = Counter(sum(i.numel for i in infos), progress).add if progress else None
         found = scan(wf, infos, threads, add)
         out = [tensor_stats(i, *found[i.name], recorded.get(i.name)) for i in infos]
-        return FileStats(str(path), wf.format, out, wf.metadata)
+        tables = {name: (codes, counts) for name, (codes, counts, _) in found.items()}
+        return FileStats(str(path), wf.format, out, wf.metadata, tables)
 
 
 def recorded_plans(meta: dict[str, str]) -> dict[str, dict[str, Any]]:

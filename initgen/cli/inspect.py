@@ -45,7 +45,8 @@ quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar
     multiple=True,
     metavar="RULE",
     help="Exit 1 unless matching tensors obey RULE (repeatable): "
-    "'GLOB:std=0.02±5%,mean=0±0.001'; keys mean std min max absmax zeros nan inf; "
+    "'GLOB:std=0.02±5%,mean=0±0.001'; keys mean std min max absmax zeros nan inf "
+    "p0.1 p1 p50 p99 p99.9; "
     "ops = <= >= < >.",
 )
 @threads_option
@@ -67,9 +68,9 @@ def stats(
     checkpoint (its index or directory), or HDF5 (initgen, Keras .weights.h5 / .h5).
     FILE may be a URL (s3://bucket/w.safetensors), read by range requests.
 
-    Streams in bounded memory: count, mean, std, min, max, abs-max, zeros, NaN/Inf
-    and a 32-bin histogram per tensor, in float64. For files made by initgen each
-    tensor's scheme and expected std are shown. The JSON shape is documented in
+    Streams in bounded memory: count, mean, std, min, max, abs-max, zeros, NaN/Inf,
+    a 32-bin histogram and quantiles (p0.1 p1 p50 p99 p99.9) per tensor. For files
+    made by initgen each tensor's scheme and expected std are shown. The JSON shape is documented in
     docs/stats.md: {"file", "format", "initgen", "totals", "tensors": [...],
     "groups"?, "check"?}.
     """
@@ -86,7 +87,7 @@ def stats(
         )
     groups = None
     if group or (fmt != "json" and not show_all and len(fs.tensors) > SUMMARY_LIMIT):
-        groups = group_stats(fs.tensors)
+        groups = group_stats(fs.tensors, fs.tables)
         if not group and not quiet:
             click.echo(
                 f"{len(fs.tensors)} tensors shown as {len(groups)} layer patterns; --all lists every tensor",

@@ -38,6 +38,7 @@ def generate(
     processes: bool = False,
     place: Place | None = None,
     file_order: bool = False,
+    raw: bool = False,
 ) -> None:
     """Make every tensor and pass each chunk to ``sink(tensor, start, values)``.
 
@@ -50,14 +51,15 @@ def generate(
     stream: object storage), else whole-tensor tasks first.
     ``place`` (unordered only): where in memory a chunk's values should start, as an
     address residue (see ``make_chunk``); the sink's direct I/O needs it.
+    ``raw``: bfloat16 values as their uint16 bits (for sinks that write bytes).
     """
     threads = threads or default_threads()
     if ordered:
-        _generate_ordered(tensors, seed, sink, threads, progress, file_order)
+        _generate_ordered(tensors, seed, sink, threads, progress, file_order, raw)
     elif processes and threads > 1 and forked.available():
-        forked.run(work_list(tensors), seed, sink, threads, progress, place)
+        forked.run(work_list(tensors), seed, sink, threads, progress, place, raw)
     else:
-        _generate_unordered(tensors, seed, sink, threads, progress, place)
+        _generate_unordered(tensors, seed, sink, threads, progress, place, raw)
 
 
 def _generate_unordered(
@@ -67,6 +69,7 @@ def _generate_unordered(
     threads: int,
     progress: Added | None,
     place: Place | None = None,
+    raw: bool = False,
 ) -> None:
     work = iter(work_list(tensors))
     lock = threading.Lock()
@@ -82,7 +85,7 @@ def _generate_unordered(
 
     def worker(finished: threading.Event | None = None) -> None:
         try:
-            run_worker(next_task, seed, sink, progress, place)
+            run_worker(next_task, seed, sink, progress, place, raw)
         except BaseException as e:  # reported by the calling thread
             errors.append(e)
             stop.set()
@@ -118,19 +121,20 @@ def _generate_ordered(
     threads: int,
     progress: Added | None,
     file_order: bool = False,
+    raw: bool = False,
 ) -> None:
     # each tensor's chunks stay in element order
     work = task_list(tensors) if file_order else work_list(tensors)
     if threads == 1:
         for t, chunk, count, start in work:
-            _emit(sink, progress, t, start, make_chunk(t, seed, chunk, count))
+            _emit(sink, progress, t, start, make_chunk(t, seed, chunk, count, raw=raw))
         return
     window = 2 * threads
     with ThreadPoolExecutor(threads, thread_name_prefix="initgen") as pool:
         inflight: deque[tuple[TensorPlan, int, Future[np.ndarray]]] = deque()
         try:
             for t, chunk, count, start in work:
-                inflight.append((t, start, pool.submit(make_chunk, t, seed, chunk, count)))
+                inflight.append((t, start, pool.submit(make_chunk, t, seed, chunk, count, raw=raw)))
                 if len(inflight) >= window:
                     t0, s0, fut = inflight.popleft()
                     _emit(sink, progress, t0, s0, fut.result())

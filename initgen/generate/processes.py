@@ -43,6 +43,7 @@ def run(
     workers: int,
     progress: Callable[[int], None] | None,
     place: Callable[[Any, int], int] | None = None,
+    raw: bool = False,
 ) -> None:
     """Make every task of ``work`` in ``workers`` forked processes."""
     import multiprocessing
@@ -59,7 +60,7 @@ def run(
                 pid = os.fork()
             if pid == 0:  # pragma: no cover - runs in the child, which never returns
                 os.close(r)
-                _child(work, seed, sink, place, counter, lock, w)
+                _child(work, seed, sink, place, counter, lock, w, raw)
             os.close(w)
             children[pid] = r
         error = _collect(children, progress)
@@ -85,6 +86,7 @@ def _child(
     counter: Any,
     lock: Any,
     w: int,
+    raw: bool = False,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -98,7 +100,8 @@ def _child(
     code = 0
     try:
         # the worker's writer thread writes and reports each chunk while the next is made
-        run_worker(next_task, seed, sink, lambda nbytes: _send(w, b"P", struct.pack("<Q", nbytes)), place)
+        progress = lambda nbytes: _send(w, b"P", struct.pack("<Q", nbytes))
+        run_worker(next_task, seed, sink, progress, place, raw)
     except BaseException as e:
         try:
             payload = pickle.dumps(e)

@@ -15,6 +15,7 @@ import numpy as np
 from ..dtypes import DTYPES
 from ..plan import TensorPlan
 from .exactmath import Scratch
+from .narrow import NARROW, to_narrow
 from .sampling import CHUNK, CHUNK_SAMPLERS, fill_chunk, work_dtype
 from .whole_tensor import WHOLE_SAMPLERS
 
@@ -40,6 +41,8 @@ def make_chunk(
     count: int,
     buffers: Scratch | None = None,
     residue: int | None = None,
+    *,
+    raw: bool = False,
 ) -> np.ndarray:
     """Values of one task, flat, in the tensor's output dtype.
 
@@ -47,7 +50,16 @@ def make_chunk(
     call with the same buffers; without, a fresh array. With ``buffers`` and
     ``residue``, a chunk's result starts at an address ≡ ``residue`` modulo
     ``exactmath.PLACE`` (for direct I/O; whole-tensor results are not placed).
+    With ``raw``, element-wise bfloat16 comes as its uint16 bits: writers need no
+    ml_dtypes (slow to import).
     """
+    if chunk >= 0 and t.dtype in NARROW and t.dist.kind in CHUNK_SAMPLERS:
+        # made in float32, rounded by integer operations straight into the output's bits
+        work = buffers.get("chunk", count, np.float32) if buffers else np.empty(count, dtype=np.float32)
+        draw(t, seed, chunk, work)
+        codes = buffers.get("out", count, np.uint16, residue) if buffers else np.empty(count, np.uint16)
+        to_narrow(work, codes, t.dtype)
+        return codes if raw and DTYPES[t.dtype].viewed else codes.view(DTYPES[t.dtype].np)
     out = DTYPES[t.dtype].np
     wdt = work_dtype(out)
     if chunk < 0:
@@ -59,14 +71,20 @@ def make_chunk(
     work = (
         buffers.get("chunk", count, wdt, residue if same else None) if buffers else np.empty(count, dtype=wdt)
     )
-    fill_chunk(t.dist.kind, t.dist.params, seed, t.name, chunk, work)
-    if "zero_row" in t.dist.params:
-        zero_row(work, int(t.dist.params["zero_row"]), t.shape, chunk * CHUNK)
+    draw(t, seed, chunk, work)
     if same:
         return work
     res = buffers.get("out", count, out, residue) if buffers else np.empty(count, dtype=out)
     np.copyto(res, work, casting="unsafe")  # round to nearest even (ml_dtypes for bf16/fp8)
     return res
+
+
+def draw(t: TensorPlan, seed: int, chunk: int, work: np.ndarray) -> None:
+    """Chunk ``chunk`` of element-wise tensor ``t`` into ``work`` (the working dtype),
+    with its ``zero_row`` (a padding row) set to 0."""
+    fill_chunk(t.dist.kind, t.dist.params, seed, t.name, chunk, work)
+    if "zero_row" in t.dist.params:
+        zero_row(work, int(t.dist.params["zero_row"]), t.shape, chunk * CHUNK)
 
 
 def zero_row(values: np.ndarray, row: int, shape: tuple[int, ...], start: int) -> None:

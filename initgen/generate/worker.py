@@ -143,6 +143,7 @@ def run_worker(
     sink: Sink,
     done: Added | None = None,
     place: Place | None = None,
+    raw: bool = False,
 ) -> None:
     """One worker's loop: make each task ``next_task()`` gives until None, while a
     writer thread of its own passes the previous chunks to ``sink`` (then ``done``)."""
@@ -153,7 +154,7 @@ def run_worker(
             buffers = writer.buffers()
             if chunk < 0:
                 writer.drain()  # a whole tensor: the previous one is written and let go first
-            values = make_chunk(t, seed, chunk, count, buffers, place(t, start) if place else None)
+            values = make_chunk(t, seed, chunk, count, buffers, place(t, start) if place else None, raw=raw)
             writer.put(buffers, t, start, values)
             del values
         writer.close()

@@ -57,8 +57,14 @@ class WeightFile:
         """Values ``start .. start+count`` of tensor ``name`` in row-major order, flat."""
         raise NotImplementedError
 
+    def raw(self, name: str, start: int, count: int) -> np.ndarray:
+        """Like ``values``, but bfloat16 and float8 as unsigned integers of the same bits
+        (reading them this way needs no ml_dtypes, which is slow to import)."""
+        v = self.values(name, start, count)
+        return v.view(f"u{v.dtype.itemsize}") if v.dtype.kind == "V" else v
+
     def release(self, name: str, start: int, count: int) -> None:
-        """A range returned by ``values`` is no longer needed (frees mapped pages)."""
+        """A range returned by ``values`` or ``raw`` is no longer needed (frees mapped pages)."""
 
     def chunks(self, name: str, max_values: int) -> Iterator[np.ndarray]:
         n = self.info(name).numel

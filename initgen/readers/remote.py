@@ -34,11 +34,10 @@ class RemoteSafetensorsFile(SafetensorsFile):
         size = fs.size(key)
         self._parse(url, size, lambda offset, n: fs.cat_file(key, start=offset, end=offset + n))
 
-    def values(self, name: str, start: int, count: int) -> np.ndarray:
-        begin, _, dt = self.spans[name]
+    def _read(self, name: str, start: int, count: int, dt: np.dtype) -> np.ndarray:
         if count == 0:
             return np.empty(0, dtype=dt)
-        offset = self.data_start + begin + start * dt.itemsize
+        offset = self.data_start + self.spans[name][0] + start * dt.itemsize
         try:
             raw = self.fs.cat_file(self.key, start=offset, end=offset + count * dt.itemsize)
         except Exception as e:

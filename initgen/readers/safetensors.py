@@ -85,33 +85,39 @@ class SafetensorsFile(WeightFile):
                 raise bad(f"entry for tensor '{name}' is malformed") from None
             if not isinstance(code, str) or code not in BY_ST_CODE:  # a list is not hashable
                 raise bad(f"tensor '{name}' has unknown dtype '{code}'")
-            dt = BY_ST_CODE[code].np
+            row = BY_ST_CODE[code]  # NumPy type resolved on use: ml_dtypes is slow to import
             if any(s < 0 for s in shape) or not 0 <= begin <= end <= data_size:
                 raise bad(
                     f"tensor '{name}' has offsets [{begin}, {end}] outside the data ({data_size} bytes)"
                 )
-            if (end - begin) != math.prod(shape) * dt.itemsize:
+            if (end - begin) != math.prod(shape) * row.itemsize:
                 raise bad(f"tensor '{name}' has {end - begin} bytes for shape {list(shape)} of {code}")
-            self.tensors.append(TensorInfo(name, shape, BY_ST_CODE[code].name))
-            self.spans[name] = (begin, end, dt)
+            self.tensors.append(TensorInfo(name, shape, row.name))
+            self.spans[name] = (begin, end, row)
         spans = sorted((b, e, k) for k, (b, e, _) in self.spans.items() if e > b)
         for (_b1, e1, k1), (b2, _, k2) in itertools.pairwise(spans):
             if b2 < e1:
                 raise bad(f"tensors '{k1}' and '{k2}' overlap (bytes {b2}..{e1})")
 
     def values(self, name: str, start: int, count: int) -> np.ndarray:
-        begin, _, dt = self.spans[name]
+        return self._read(name, start, count, self.spans[name][2].np)
+
+    def raw(self, name: str, start: int, count: int) -> np.ndarray:
+        row = self.spans[name][2]
+        return self._read(name, start, count, np.dtype(f"<u{row.itemsize}") if row.viewed else row.np)
+
+    def _read(self, name: str, start: int, count: int, dt: np.dtype) -> np.ndarray:
         if count == 0 or self._mm is None:
             return np.empty(0, dtype=dt)
-        offset = self.data_start + begin + start * dt.itemsize
+        offset = self.data_start + self.spans[name][0] + start * dt.itemsize
         return np.frombuffer(self._mm, dtype=dt, count=count, offset=offset)
 
     def release(self, name: str, start: int, count: int) -> None:
         if self._mm is None or count == 0:
             return
-        begin, _, dt = self.spans[name]
-        lo = self.data_start + begin + start * dt.itemsize
-        hi = lo + count * dt.itemsize
+        begin, _, row = self.spans[name]
+        lo = self.data_start + begin + start * row.itemsize
+        hi = lo + count * row.itemsize
         lo -= lo % mmap.PAGESIZE  # madvise wants a page-aligned start
         if hasattr(mmap, "MADV_DONTNEED"):  # not on Windows: pages then stay until close
             self._mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)

@@ -131,6 +131,9 @@ class ShardedFile(WeightFile):
     def values(self, name: str, start: int, count: int) -> np.ndarray:
         return self.shards[self.owner[name]].values(name, start, count)
 
+    def raw(self, name: str, start: int, count: int) -> np.ndarray:
+        return self.shards[self.owner[name]].raw(name, start, count)
+
     def release(self, name: str, start: int, count: int) -> None:
         self.shards[self.owner[name]].release(name, start, count)
 

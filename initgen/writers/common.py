@@ -74,6 +74,7 @@ def run_writer(
             processes=getattr(writer, "forkable", False),
             place=getattr(writer, "place", None),
             file_order=getattr(writer, "file_order", False),
+            raw=True,  # writers write bytes: bfloat16 as bits, without importing ml_dtypes
         )
     finally:
         writer.close()
