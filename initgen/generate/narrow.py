@@ -45,8 +45,9 @@ def to_narrow(work: np.ndarray, codes: np.ndarray, dtype: str) -> None:
         ok = not math.isnan(lo) if dtype == "bfloat16" else (-F16_MAX <= lo and hi <= F16_MAX)
         if ok:
             convert(x.view(np.uint32), o)
-        else:  # NaN (or for float16 Inf or overflow): the library's own bits
-            np.copyto(o.view(np_dtype(dtype)), x, casting="unsafe")
+        else:  # NaN (or for float16 Inf or overflow): the library's own bits, silently
+            with np.errstate(over="ignore", invalid="ignore"):
+                np.copyto(o.view(np_dtype(dtype)), x, casting="unsafe")
 
 
 def _bfloat16(u: np.ndarray, o: np.ndarray) -> None:
