@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import FileFormatError
 from .hdf5 import HDF5File
-from .sharded import ShardedFile
+from .sharded import ShardedFile, merged_metadata
 
 
 def open_keras_index(index: Path) -> ShardedFile:
@@ -42,23 +42,12 @@ def open_keras_index(index: Path) -> ShardedFile:
             f.close()
         raise
     owner: dict[str, str] = {}
-    metadata: dict[str, str] = {}
-    records: dict[str, object] = {}
     for shard, hf in shards.items():
         for t in hf.tensors:
             if t.name in owner:
                 raise bad(f"tensor '{t.name}' is in both '{owner[t.name]}' and '{shard}'")
             owner[t.name] = shard
-        for k, v in hf.metadata.items():
-            if k == "initgen.tensors":
-                try:
-                    records.update(json.loads(v))
-                except (json.JSONDecodeError, TypeError, ValueError):
-                    pass
-            else:
-                metadata.setdefault(k, v)
-    if records:
-        metadata["initgen.tensors"] = json.dumps(records, sort_keys=True, separators=(",", ":"))
+    metadata = merged_metadata({}, shards.values())
     out = ShardedFile(index, shards, owner, metadata)  # type: ignore[arg-type]
     out.format = "keras-sharded"
     return out

@@ -12,7 +12,7 @@ initgen's per-tensor records (``initgen.tensors``) are merged across shards.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -111,19 +111,7 @@ class ShardedFile(WeightFile):
             if name not in owner:
                 raise bad(f"tensor '{name}' is listed for '{shard}' but that shard does not hold it")
         metadata = {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
-        records: dict[str, object] = {}
-        for sf in shards.values():
-            for k, v in sf.metadata.items():
-                if k == "initgen.tensors":
-                    try:
-                        records.update(json.loads(v))
-                    except (json.JSONDecodeError, TypeError, ValueError):
-                        pass
-                else:
-                    metadata.setdefault(k, v)
-        if records:
-            metadata["initgen.tensors"] = json.dumps(records, sort_keys=True, separators=(",", ":"))
-        return cls(index, shards, owner, metadata)
+        return cls(index, shards, owner, merged_metadata(metadata, shards.values()))
 
     def info(self, name: str) -> TensorInfo:
         return self.shards[self.owner[name]].info(name)
@@ -140,3 +128,21 @@ class ShardedFile(WeightFile):
     def close(self) -> None:
         for sf in self.shards.values():
             sf.close()
+
+
+def merged_metadata(metadata: dict[str, str], shards: Iterable[WeightFile]) -> dict[str, str]:
+    """``metadata`` with the shards' own added (the first shard's value of a key wins),
+    and initgen's per-tensor records (``initgen.tensors``) merged across shards."""
+    records: dict[str, object] = {}
+    for sf in shards:
+        for k, v in sf.metadata.items():
+            if k == "initgen.tensors":
+                try:
+                    records.update(json.loads(v))
+                except (json.JSONDecodeError, TypeError, ValueError):
+                    pass
+            else:
+                metadata.setdefault(k, v)
+    if records:
+        metadata["initgen.tensors"] = json.dumps(records, sort_keys=True, separators=(",", ":"))
+    return metadata
