@@ -6,12 +6,13 @@ overwrite) and write 16-bit codes straight into the output:
 
 * bfloat16 is the top half of a float32: add 0x7FFF plus the lowest kept bit and
   keep the top 16 bits (carries round up into the exponent: overflow gives ±Inf,
-  as it should; subnormals round the same way). A block holding a NaN is converted
-  by ml_dtypes instead (its quiet-NaN bits are its own).
+  as it should; subnormals round the same way). A block holding a NaN (its maximum
+  is NaN) is converted by ml_dtypes instead (its quiet-NaN bits are its own).
 * float16: for |x| ≥ 2⁻¹⁴ rebias the exponent, add 0xFFF plus the lowest kept bit
   and shift by 13; below, add 0.5 in float32 (rounding to nearest even, by the FPU,
-  at float16's subnormal step 2⁻²⁴) and subtract its bits; then the sign. A block
-  holding NaN, ±Inf or a value beyond float16's range is converted by NumPy.
+  at float16's subnormal step 2⁻²⁴) and subtract its bits, for those values only;
+  then the sign. A block holding NaN, ±Inf or a value beyond float16's range (the
+  largest |x| as bits, one integer maximum) is converted by NumPy.
 
 ``tests/test_narrow.py`` checks every result against ml_dtypes and NumPy, including
 ties, subnormals, ±0, overflow, Inf and NaN.
@@ -27,9 +28,10 @@ from ..dtypes import np_dtype
 from .exactmath import scratch
 
 BLOCK = 1 << 16  # values per block: the block and its temporaries stay in cache
-F16_MAX = 65504.0
+F16_MAX_BITS = 0x477FE000  # 65504, float16's largest finite value, as float32 bits
 F16_REBIAS = np.uint32((((15 - 127) << 23) + 0xFFF) % (1 << 32))  # exponent 127 → 15, rounding bias
 F16_NORMAL = 113 << 23  # 2⁻¹⁴ as float32 bits: float16's smallest normal
+HALF_BITS = np.uint32(0x3F000000)  # the bits of 0.5
 
 
 NARROW = ("bfloat16", "float16")
@@ -41,43 +43,49 @@ def to_narrow(work: np.ndarray, codes: np.ndarray, dtype: str) -> None:
     convert = _bfloat16 if dtype == "bfloat16" else _float16
     for s in range(0, work.size, BLOCK):
         x, o = work[s : s + BLOCK], codes[s : s + BLOCK]
-        lo, hi = float(np.min(x)), float(np.max(x))  # NaN shows in both
-        ok = not math.isnan(lo) if dtype == "bfloat16" else (-F16_MAX <= lo and hi <= F16_MAX)
-        if ok:
-            convert(x.view(np.uint32), o)
-        else:  # NaN (or for float16 Inf or overflow): the library's own bits, silently
+        if not convert(x, o):  # NaN (or for float16 Inf or overflow): the library's own bits, silently
             with np.errstate(over="ignore", invalid="ignore"):
                 np.copyto(o.view(np_dtype(dtype)), x, casting="unsafe")
 
 
-def _bfloat16(u: np.ndarray, o: np.ndarray) -> None:
+def _bfloat16(x: np.ndarray, o: np.ndarray) -> bool:
+    """Round ``x`` into ``o``; False (``x`` untouched) where ``x`` holds a NaN."""
+    if math.isnan(float(np.max(x))):  # NaN propagates through the maximum
+        return False
+    u = x.view(np.uint32)
     t = scratch().get("narrow_t", u.size, np.uint32)
     np.right_shift(u, 16, out=t)
     t &= 1  # the lowest bit kept: ties go to even
     u += t
     u += 0x7FFF
     np.right_shift(u, 16, out=o, casting="unsafe")
+    return True
 
 
-def _float16(u: np.ndarray, o: np.ndarray) -> None:
+def _float16(x: np.ndarray, o: np.ndarray) -> bool:
+    """Round ``x`` into ``o``; False (``x`` untouched) where some |x| > 65504 or is NaN."""
     S = scratch()
-    sign = S.get("narrow_sign", u.size, np.uint32)
+    u = x.view(np.uint32)
     t = S.get("narrow_t", u.size, np.uint32)
-    sub = S.get("narrow_sub", u.size, np.uint32)
-    small = S.get("narrow_small", u.size, np.bool_)
+    sign = S.get("narrow_sign", u.size, np.uint32)
     np.right_shift(u, 16, out=sign)
     sign &= 0x8000
     u &= 0x7FFFFFFF  # |x|
+    if int(np.max(u)) > F16_MAX_BITS:  # NaN's bits are above Inf's, above 65504's
+        sign <<= 16
+        u |= sign  # x as it was
+        return False
     np.right_shift(u, 13, out=t)
     t &= 1  # the lowest bit kept: ties go to even
     t += u
     t += F16_REBIAS  # wraps modulo 2³² for the small values, which are replaced below
     t >>= 13
+    small = S.get("narrow_small", u.size, np.bool_)
     np.less(u, F16_NORMAL, out=small)
-    if small.any():
-        f = sub.view(np.float32)
-        np.add(u.view(np.float32), np.float32(0.5), out=f)  # the FPU rounds at 2⁻²⁴
-        sub -= 0x3F000000  # the bits of 0.5
-        np.copyto(t, sub, where=small)
+    idx = np.flatnonzero(small)
+    if idx.size:
+        f = u[idx].view(np.float32) + np.float32(0.5)  # the FPU rounds at 2⁻²⁴
+        t[idx] = f.view(np.uint32) - HALF_BITS
     t |= sign
     np.copyto(o, t, casting="unsafe")
+    return True

@@ -229,6 +229,29 @@ def fill_chunk(
     return out
 
 
+def fill_pieces(
+    kind: str,
+    params: Mapping[str, float],
+    seed: int,
+    name: str,
+    chunk: int,
+    count: int,
+    work: np.ndarray,
+    done: Callable[[np.ndarray, int], None],
+) -> None:
+    """The ``count`` values :func:`fill_chunk` makes, ``WORK_BLOCK`` at a time in
+    ``work`` (float32, at least ``min(count, WORK_BLOCK)`` values): ``done(piece,
+    start)`` gets each piece while it is still in cache. The same values: every
+    sampler draws its stream in order, and a piece of a multiple of ``BLOCK``
+    values ends where a block ends (rejection redraws included)."""
+    bg = None if kind in CONSTANT_KINDS else chunk_stream(seed, name, chunk)
+    fill = CHUNK_SAMPLERS[kind]
+    for s in range(0, count, WORK_BLOCK):
+        piece = work[: min(WORK_BLOCK, count - s)]
+        fill(bg, piece, params)  # type: ignore[arg-type]
+        done(piece, s)
+
+
 def sample_elementwise(
     kind: str, params: Mapping[str, float], seed: int, name: str, size: int, dt: np.dtype
 ) -> np.ndarray:

@@ -16,7 +16,7 @@ from ..dtypes import DTYPES
 from ..plan import TensorPlan
 from .exactmath import Scratch
 from .narrow import NARROW, to_narrow
-from .sampling import CHUNK, CHUNK_SAMPLERS, fill_chunk, work_dtype
+from .sampling import CHUNK, CHUNK_SAMPLERS, WORK_BLOCK, fill_chunk, fill_pieces, work_dtype
 from .whole_tensor import WHOLE_SAMPLERS
 
 Sink = Callable[[TensorPlan, int, np.ndarray], None]
@@ -54,11 +54,18 @@ def make_chunk(
     ml_dtypes (slow to import).
     """
     if chunk >= 0 and t.dtype in NARROW and t.dist.kind in CHUNK_SAMPLERS:
-        # made in float32, rounded by integer operations straight into the output's bits
-        work = buffers.get("chunk", count, np.float32) if buffers else np.empty(count, dtype=np.float32)
-        draw(t, seed, chunk, work)
+        # made in float32 a cache-sized piece at a time, each piece rounded by integer
+        # operations straight into the output's bits while still in cache
+        n = min(count, WORK_BLOCK)
+        work = buffers.get("piece", n, np.float32) if buffers else np.empty(n, dtype=np.float32)
         codes = buffers.get("out", count, np.uint16, residue) if buffers else np.empty(count, np.uint16)
-        to_narrow(work, codes, t.dtype)
+
+        def done(piece: np.ndarray, start: int) -> None:
+            to_narrow(piece, codes[start : start + piece.size], t.dtype)
+
+        fill_pieces(t.dist.kind, t.dist.params, seed, t.name, chunk, count, work, done)
+        if "zero_row" in t.dist.params:  # +0 is code 0 in both formats
+            zero_row(codes, int(t.dist.params["zero_row"]), t.shape, chunk * CHUNK)
         return codes if raw and DTYPES[t.dtype].viewed else codes.view(DTYPES[t.dtype].np)
     out = DTYPES[t.dtype].np
     wdt = work_dtype(out)
