@@ -27,7 +27,7 @@ import numpy as np
 from ..dtypes import np_dtype
 from .exactmath import scratch
 
-BLOCK = 1 << 16  # values per block: the block and its temporaries stay in cache
+BLOCK = 1 << 17  # values per block: one piece of the samplers (sampling.WORK_BLOCK), fewer calls
 F16_MAX_BITS = 0x477FE000  # 65504, float16's largest finite value, as float32 bits
 F16_REBIAS = np.uint32((((15 - 127) << 23) + 0xFFF) % (1 << 32))  # exponent 127 → 15, rounding bias
 F16_NORMAL = 113 << 23  # 2⁻¹⁴ as float32 bits: float16's smallest normal
