@@ -256,6 +256,7 @@ def main() -> None:
     ap.add_argument("--no-gen", action="store_true", help="skip the generation rows")
     ap.add_argument("--no-stats", action="store_true", help="skip the stats rows")
     args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)  # the generation rows write there too
     if not args.no_stats:
         stats_rows(args.dtypes.split(","), args.gb, args.reps, args.naive_reps, args.keep)
     if not args.no_gen:
