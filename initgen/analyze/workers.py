@@ -18,13 +18,13 @@ import signal
 import struct
 import sys
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from .. import interrupt
 from ..errors import InitgenError
+from ..threads import fork
 
 B = TypeVar("B")
 R = TypeVar("R")
@@ -73,9 +73,7 @@ def _forked(
     try:
         for _ in range(workers):
             r, w = os.pipe()
-            with warnings.catch_warnings():  # 3.12+ warns on fork with threads; the child
-                warnings.simplefilter("ignore", DeprecationWarning)  # uses none of their locks
-                pid = os.fork()
+            pid = fork()
             if pid == 0:  # pragma: no cover - runs in the child, which never returns
                 os.close(tasks_w)
                 os.close(r)

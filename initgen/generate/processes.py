@@ -22,12 +22,12 @@ import select
 import signal
 import struct
 import sys
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 from .. import interrupt
 from ..errors import OutputError
+from ..threads import fork
 from .worker import run_worker
 
 
@@ -55,9 +55,7 @@ def run(
     try:
         for _ in range(workers):
             r, w = os.pipe()
-            with warnings.catch_warnings():  # 3.12+ warns on fork with threads; the child
-                warnings.simplefilter("ignore", DeprecationWarning)  # uses none of their locks
-                pid = os.fork()
+            pid = fork()
             if pid == 0:  # pragma: no cover - runs in the child, which never returns
                 os.close(r)
                 _child(work, seed, sink, place, counter, lock, w, raw)
