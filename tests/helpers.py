@@ -24,6 +24,17 @@ from initgen.schemes.fans import layout_fans
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 
+# A small Llama config.json (1 layer, width 32), for tests of the config conversion.
+SMALL_LLAMA_CONFIG = {
+    "model_type": "llama",
+    "num_hidden_layers": 1,
+    "hidden_size": 32,
+    "intermediate_size": 32,
+    "num_attention_heads": 2,
+    "vocab_size": 16,
+}
+
+
 # Shrinking --set overrides for the shipped specs, so tests make them in moments.
 SMALL = {
     "mlp-mnist": [],

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, SMALL_LLAMA_CONFIG
 from initgen.configs import config_spec_text, load_config_spec, read_config
 from initgen.configs.family import families
 from initgen.dtypes import DTYPES
@@ -212,15 +212,7 @@ def test_set_shrinks_and_dtype_override(tmp_path: Path) -> None:
     ],
 )
 def test_dtype_from_config(keys: dict[str, Any], dtype: str, tmp_path: Path) -> None:
-    config = {
-        "model_type": "llama",
-        "num_hidden_layers": 1,
-        "hidden_size": 32,
-        "intermediate_size": 32,
-        "num_attention_heads": 2,
-        "vocab_size": 16,
-        **keys,
-    }
+    config = {**SMALL_LLAMA_CONFIG, **keys}
     plan = build_plan(load_config_spec(write_config(tmp_path, config)))
     assert {t.dtype for t in plan.tensors} == {dtype}
 
@@ -236,14 +228,6 @@ def test_dtype_from_config(keys: dict[str, Any], dtype: str, tmp_path: Path) -> 
     ],
 )
 def test_structural_switches(switch: dict[str, Any], present: dict[str, bool], tmp_path: Path) -> None:
-    config = {
-        "model_type": "llama",
-        "num_hidden_layers": 1,
-        "hidden_size": 32,
-        "intermediate_size": 32,
-        "num_attention_heads": 2,
-        "vocab_size": 16,
-        **switch,
-    }
+    config = {**SMALL_LLAMA_CONFIG, **switch}
     names = {t.name for t in build_plan(load_config_spec(write_config(tmp_path, config))).tensors}
     assert {n: n in names for n in present} == present

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from helpers import SMALL_LLAMA_CONFIG as SMALL
 from initgen.configs import (
     config_spec_text,
     is_config_source,
@@ -18,15 +19,6 @@ from initgen.configs import (
 from initgen.configs.convert import WRITE_A_SPEC, supported
 from initgen.errors import SpecError
 from initgen.plan import build_plan
-
-SMALL = {
-    "model_type": "llama",
-    "num_hidden_layers": 1,
-    "hidden_size": 32,
-    "intermediate_size": 32,
-    "num_attention_heads": 2,
-    "vocab_size": 16,
-}
 
 
 def _error(tmp_path: Path, config: Any) -> tuple[str, SpecError]:

@@ -65,6 +65,10 @@ class HDF5Writer:
         except (ValueError, TypeError) as e:
             raise OutputError(f"{self.path}: cannot store tensor '{t.name}' in HDF5: {e}") from None
         ds.attrs["dtype"] = t.dtype
+        self._record(ds, t)
+
+    def _record(self, ds: Any, t: TensorPlan) -> None:
+        """The tensor's plan as attributes of its dataset, which the writer then fills."""
         ds.attrs["scheme"] = t.scheme
         ds.attrs["dist"] = json.dumps(t.dist.to_json(), sort_keys=True)
         ds.attrs["fan_in"] = t.fan_in

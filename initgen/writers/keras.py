@@ -65,12 +65,7 @@ class KerasWriter(HDF5Writer):
         )
         if t.dtype == "bfloat16":
             ds.attrs["dtype"] = "bfloat16"  # a variable-length str: what Keras compares
-        ds.attrs["scheme"] = t.scheme
-        ds.attrs["dist"] = json.dumps(t.dist.to_json(), sort_keys=True)
-        ds.attrs["fan_in"] = t.fan_in
-        ds.attrs["fan_out"] = t.fan_out
-        self.ds[t.name] = ds
-        self.pending[t.name] = []
+        self._record(ds, t)
 
 
 def shard_base(out: Path, max_shard_size: int | None) -> tuple[Path, str]:
