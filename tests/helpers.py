@@ -146,8 +146,10 @@ def order_statistics(fin: np.ndarray) -> dict[str, float]:
 
 def binned(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """The documented bins: ⌊(v − lo)/(hi − lo)·32⌋ in float64, both differences
-    halved so they stay finite (np.histogram's formula but for rounding at an edge)."""
-    ix = np.floor((v * 0.5 - lo / 2) / (hi / 2 - lo / 2) * HIST_BINS).astype(int)
+    halved when |lo| or |hi| is over 1e307 so they stay finite (np.histogram's formula
+    but for rounding at an edge)."""
+    h = 0.5 if max(abs(lo), abs(hi)) > 1e307 else 1.0
+    ix = np.floor((v * h - lo * h) / (hi * h - lo * h) * HIST_BINS).astype(int)
     return np.bincount(np.minimum(ix, HIST_BINS - 1), minlength=HIST_BINS)
 
 

@@ -216,3 +216,14 @@ def test_expect_rules_read_quantiles(tmp_path, cli):
     bad = cli("stats", tmp_path / "f.safetensors", "--expect", "w:p99.9<0.01")
     assert bad.exit_code == 1
     assert "check failed: w: p99.9 0.06" in bad.stderr and "fails p99.9<0.01" in bad.stderr
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_range_of_one_subnormal_step_is_binned(dtype):
+    """Found by the property test above: halving both differences rounded a range of
+    one subnormal step to 0, a division by zero that failed the whole run. (Wide types
+    bin values by their float32 bucket, so where in the range they land is not fixed.)"""
+    tiny = np.finfo(dtype).smallest_subnormal
+    t = stats_of({"a": (dtype, np.array([0.0, tiny, tiny], dtype=dtype))}).tensors[0]
+    assert t.min == 0.0 and t.max == float(tiny)
+    assert t.hist is not None and sum(t.hist["counts"]) == 3

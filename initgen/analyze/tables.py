@@ -151,15 +151,17 @@ def summarize(table: Table, counts: np.ndarray, lo: float | None = None, hi: flo
 
 
 def _hist(vals: np.ndarray, c: np.ndarray, lo: float, hi: float, n: int) -> list[int]:
-    """``HIST_BINS`` equal bins over [lo, hi], by np.histogram's index formula with both
-    differences halved (exact: a power of two), so that they stay finite near ±1.8e308."""
+    """``HIST_BINS`` equal bins over [lo, hi], by np.histogram's index formula. Near
+    ±1.8e308 both differences are halved (exact: a power of two) so that they stay
+    finite; elsewhere not, since halving a subnormal range would round it to 0."""
     if hi <= lo:  # a single value: the middle bin, so it draws as one centred bar
         out = [0] * HIST_BINS
         out[HIST_BINS // 2] = n
         return out
-    q = vals * 0.5
-    q -= lo / 2
-    q /= hi / 2 - lo / 2
+    half = 0.5 if max(abs(lo), abs(hi)) > 1e307 else 1.0
+    q = vals * half
+    q -= lo * half
+    q /= hi * half - lo * half
     q *= HIST_BINS
     ix = np.minimum(q.astype(np.intp), HIST_BINS - 1)  # truncation = floor: q ≥ 0; max: last bin
     return [int(k) for k in np.bincount(ix, weights=c, minlength=HIST_BINS)]
