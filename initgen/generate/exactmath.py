@@ -67,18 +67,23 @@ class Scratch:
 
     def __init__(self) -> None:
         self.bufs: dict[tuple[str, str, str], np.ndarray] = {}
+        self.hot: dict[tuple[str, object], np.ndarray] = {}  # (key, dt as given) → buffer: no dtype work
 
     def get(self, key: str, n: int, dt: type | np.dtype, residue: int | None = None) -> np.ndarray:
         """``n`` values of ``dt``; with ``residue``, placed so that the address of the
         first one ≡ ``residue`` modulo :data:`PLACE` (a multiple of the itemsize), as
         direct I/O at a file offset with that residue needs."""
-        dt = np.dtype(dt)
         if residue is not None:
-            return self._placed(key, n, dt, residue)
-        k = (key, dt.str, dt.name)  # a str alone may not tell ml_dtypes' void-backed types apart
+            return self._placed(key, n, np.dtype(dt), residue)
+        buf = self.hot.get((key, dt))  # called thousands of times a second: skip np.dtype()
+        if buf is not None and buf.size >= n:
+            return buf[:n]
+        d = np.dtype(dt)
+        k = (key, d.str, d.name)  # a str alone may not tell ml_dtypes' void-backed types apart
         buf = self.bufs.get(k)
         if buf is None or buf.size < n:
-            buf = self.bufs[k] = np.empty(max(n, 1 << 16), dtype=dt)  # at least a block: few regrowths
+            buf = self.bufs[k] = np.empty(max(n, 1 << 16), dtype=d)  # at least a block: few regrowths
+        self.hot[(key, dt)] = buf
         return buf[:n]
 
     def _placed(self, key: str, n: int, dt: np.dtype, residue: int) -> np.ndarray:

@@ -14,6 +14,11 @@ overwrite) and write 16-bit codes straight into the output:
   then the sign. A block holding NaN, ±Inf or a value beyond float16's range (the
   largest |x| as bits, one integer maximum) is converted by NumPy.
 
+Normal values come as Box-Muller pairs (``sampling.normal_pairs``): :func:`pack_pairs`
+rounds both rows and writes each pair as one 32-bit word of two codes, so the
+interleaving costs nothing. It skips the NaN and range checks, so it is only for
+values :func:`in_range` vouches for.
+
 ``tests/test_narrow.py`` checks every result against ml_dtypes and NumPy, including
 ties, subnormals, ±0, overflow, Inf and NaN.
 """
@@ -21,6 +26,7 @@ ties, subnormals, ±0, overflow, Inf and NaN.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -35,22 +41,47 @@ HALF_BITS = np.uint32(0x3F000000)  # the bits of 0.5
 
 
 NARROW = ("bfloat16", "float16")
+NORMAL_REACH = 6.0  # |z| of sampling's normal values: r ≤ √(−2·ln 2⁻²⁵) ≈ 5.89, |sin| ≤ 1
+SIGN = np.uint32(0x80000000)
+HIGH = np.uint32(0xFFFF0000)
 
 
-def to_narrow(work: np.ndarray, codes: np.ndarray, dtype: str) -> None:
+def in_range(kind: str, params: Mapping[str, float], dtype: str) -> bool:
+    """Whether every value of ``kind`` with ``params`` is finite (never NaN, for
+    bfloat16, whose rounding carries overflow into ±Inf correctly) and within
+    float16's range (for float16): then no block needs the libraries."""
+    if not all(math.isfinite(v) for v in params.values()):
+        return False
+    if dtype == "bfloat16":
+        return True
+    if kind in ("normal", "truncated_normal"):
+        reach = abs(params["mean"]) + NORMAL_REACH * abs(params["std"])
+        if kind == "truncated_normal":
+            reach = min(reach, max(abs(params["a"]), abs(params["b"])))
+    elif kind == "uniform":
+        reach = max(abs(params["low"]), abs(params["high"]))
+    else:
+        reach = abs(params.get("value", math.inf))  # constant; any other kind: unvouched
+    return reach <= 60000.0  # well inside 65504 after float32 rounding
+
+
+def to_narrow(work: np.ndarray, codes: np.ndarray, dtype: str, checked: bool = False) -> None:
     """``codes[:]`` = the bits of ``work`` rounded to ``dtype`` ("bfloat16" or
-    "float16"); ``work`` (float32) is overwritten, ``codes`` is uint16."""
+    "float16"); ``work`` (float32) is overwritten, ``codes`` is uint16. ``checked``:
+    :func:`in_range` vouches for the values, so no block looks for NaN or overflow."""
     convert = _bfloat16 if dtype == "bfloat16" else _float16
     for s in range(0, work.size, BLOCK):
         x, o = work[s : s + BLOCK], codes[s : s + BLOCK]
-        if not convert(x, o):  # NaN (or for float16 Inf or overflow): the library's own bits, silently
+        if not convert(
+            x, o, checked
+        ):  # NaN (or for float16 Inf or overflow): the library's own bits, silently
             with np.errstate(over="ignore", invalid="ignore"):
                 np.copyto(o.view(np_dtype(dtype)), x, casting="unsafe")
 
 
-def _bfloat16(x: np.ndarray, o: np.ndarray) -> bool:
+def _bfloat16(x: np.ndarray, o: np.ndarray, checked: bool) -> bool:
     """Round ``x`` into ``o``; False (``x`` untouched) where ``x`` holds a NaN."""
-    if math.isnan(float(np.max(x))):  # NaN propagates through the maximum
+    if not checked and math.isnan(float(np.max(x))):  # NaN propagates through the maximum
         return False
     u = x.view(np.uint32)
     t = scratch().get("narrow_t", u.size, np.uint32)
@@ -62,7 +93,7 @@ def _bfloat16(x: np.ndarray, o: np.ndarray) -> bool:
     return True
 
 
-def _float16(x: np.ndarray, o: np.ndarray) -> bool:
+def _float16(x: np.ndarray, o: np.ndarray, checked: bool) -> bool:
     """Round ``x`` into ``o``; False (``x`` untouched) where some |x| > 65504 or is NaN."""
     S = scratch()
     u = x.view(np.uint32)
@@ -71,21 +102,103 @@ def _float16(x: np.ndarray, o: np.ndarray) -> bool:
     np.right_shift(u, 16, out=sign)
     sign &= 0x8000
     u &= 0x7FFFFFFF  # |x|
-    if int(np.max(u)) > F16_MAX_BITS:  # NaN's bits are above Inf's, above 65504's
+    if not checked and int(np.max(u)) > F16_MAX_BITS:  # NaN's bits are above Inf's, above 65504's
         sign <<= 16
         u |= sign  # x as it was
         return False
+    _float16_magnitude(u, t)
+    t |= sign
+    np.copyto(o, t, casting="unsafe")
+    return True
+
+
+def signs_apart(params: Mapping[str, float]) -> bool:
+    """Whether normal values with ``params`` may come as magnitudes and sign bits
+    (``boxmuller.normal_magnitudes``): mean +0 and std > 0."""
+    return params["mean"] == 0 and math.copysign(1.0, params["mean"]) > 0 and params["std"] > 0
+
+
+def pack_pairs(z: np.ndarray, codes: np.ndarray, dtype: str, signs: np.ndarray | None = None) -> None:
+    """``codes[:]`` (uint16, ``n`` ≤ 2·pairs values) = the values of ``z`` (float32
+    pairs as ``boxmuller.normal_pairs`` makes them, overwritten) rounded to ``dtype``,
+    in value order. With ``signs``, ``z`` are magnitudes and ``signs`` their sign
+    bits, as ``boxmuller.normal_magnitudes`` gives them. Only for values
+    :func:`in_range` vouches for.
+
+    Each pair's two codes are made in a cache-resident scratch row each (value 2j
+    in the low half of word j, value 2j+1 in the high half: little-endian) and the
+    output is written once, by the OR that joins them.
+    """
+    n, pairs = codes.size, z.shape[1]
+    u = z.view(np.uint32)
+    S = scratch()
+    t = S.get("narrow_t", u.size, np.uint32).reshape(u.shape)
+    if signs is None:
+        (_bfloat16_halves if dtype == "bfloat16" else _float16_halves)(u, t)
+    else:
+        _signed_halves(u, signs, t, dtype)
+    whole = n == 2 * pairs and codes.ctypes.data % 4 == 0
+    words = codes.view(np.uint32) if whole else S.get("narrow_words", pairs, np.uint32)
+    np.bitwise_or(t[0], t[1], out=words)
+    if not whole:
+        codes[:] = words.view(np.uint16)[:n]
+
+
+def _bfloat16_halves(u: np.ndarray, t: np.ndarray) -> None:
+    np.right_shift(u, 16, out=t)
+    t &= 1  # the lowest bit kept: ties go to even
+    u += t
+    u += 0x7FFF
+    np.right_shift(u[0], 16, out=t[0])
+    np.bitwise_and(u[1], HIGH, out=t[1])
+
+
+def _float16_halves(u: np.ndarray, t: np.ndarray) -> None:
+    sign = scratch().get("narrow_sign", u.size, np.uint32).reshape(u.shape)
+    np.bitwise_and(u, SIGN, out=sign)
+    u ^= sign  # |x|
+    _float16_magnitude(u.reshape(-1), t.reshape(-1))
+    sign[0] >>= 16
+    t[0] |= sign[0]  # value 2j: sign at bit 15
+    t[1] <<= 16
+    t[1] |= sign[1]  # value 2j+1: sign already at bit 31
+
+
+def _signed_halves(u: np.ndarray, signs: np.ndarray, t: np.ndarray, dtype: str) -> None:
+    """The halves of magnitudes ``u`` (bits), then each pair's two sign bits moved
+    to bits 15 and 31 of its word in one multiplication; a magnitude +0 is the
+    value +0 and keeps no sign."""
+    if dtype == "bfloat16":
+        zeros = np.flatnonzero(u.reshape(-1) == 0) if int(np.min(u)) == 0 else None
+        _bfloat16_halves(u, t)
+    else:
+        zeros = _float16_magnitude(u.reshape(-1), t.reshape(-1))
+        t[1] <<= 16
+    s = scratch().get("narrow_s", t.shape[1], np.uint32)
+    np.bitwise_and(signs, 3, out=s)
+    s *= 0x40008000  # bit 0 → 15, bit 1 → 31 (and stray copies at 16 and 30, masked)
+    s &= 0x80008000
+    if zeros is not None and zeros.size:
+        rows, cols = np.divmod(zeros, t.shape[1])
+        s[cols[rows == 0]] &= 0xFFFF7FFF  # a column at most once per row: both may be zero (r = 0)
+        s[cols[rows == 1]] &= 0x7FFFFFFF
+    t[0] |= s
+
+
+def _float16_magnitude(u: np.ndarray, t: np.ndarray) -> np.ndarray | None:
+    """``t`` = the float16 bits of float32 magnitudes ``u`` (bits, ≤ 65504); returns
+    where ``u`` is +0 (None: nowhere)."""
     np.right_shift(u, 13, out=t)
     t &= 1  # the lowest bit kept: ties go to even
     t += u
     t += F16_REBIAS  # wraps modulo 2³² for the small values, which are replaced below
     t >>= 13
-    small = S.get("narrow_small", u.size, np.bool_)
+    small = scratch().get("narrow_small", u.size, np.bool_)
     np.less(u, F16_NORMAL, out=small)
     idx = np.flatnonzero(small)
-    if idx.size:
-        f = u[idx].view(np.float32) + np.float32(0.5)  # the FPU rounds at 2⁻²⁴
-        t[idx] = f.view(np.uint32) - HALF_BITS
-    t |= sign
-    np.copyto(o, t, casting="unsafe")
-    return True
+    if not idx.size:
+        return None
+    x = u[idx]
+    f = x.view(np.float32) + np.float32(0.5)  # the FPU rounds at 2⁻²⁴
+    t[idx] = f.view(np.uint32) - HALF_BITS
+    return idx[x == 0]

@@ -33,7 +33,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from .exactmath import Consts, Scratch, consts, log_into, scratch, sin_quarter_into
+from .boxmuller import interleave, normal_magnitudes, normal_pairs
+from .exactmath import scratch
 
 STREAM_VERSION = "initgen-stream-1"
 CHUNK = 1 << 20  # values per chunk: one independent stream each
@@ -91,67 +92,9 @@ def _uniform_block(bg: np.random.PCG64, o: np.ndarray, scale: float, lo: float) 
         o += o.dtype.type(lo)
 
 
-def _normal_pairs(bg: np.random.PCG64, pairs: int, c: Consts, S: Scratch) -> np.ndarray:
-    """Box-Muller: a (2, pairs) array of standard normal values, z[0] and z[1] of each pair."""
-    if c.is64:
-        w = bg.random_raw(2 * pairs).reshape(pairs, 2)
-        a = S.get("nrm_a", pairs, np.uint64)
-        u1 = S.get("nrm_u1", pairs, c.dt)
-        np.right_shift(w[:, 0], _U64(11), out=a)
-        np.add(a, 0.5, out=u1, dtype=np.float64, casting="unsafe")  # k exact, + ½ rounded
-        u1 *= 2.0**-53
-        ang = w[:, 1]
-        np.right_shift(ang, _U64(11), out=a)
-        t = S.get("nrm_t", 2 * pairs, c.dt)
-        np.multiply(a, 2.0**-53, out=t[:pairs], dtype=np.float64, casting="unsafe")
-        low: np.ndarray = ang
-        utype: type = np.uint64
-        top = 63
-    else:
-        v = bg.random_raw(pairs)
-        a = S.get("nrm_a", pairs, np.uint64)
-        u1 = S.get("nrm_u1", pairs, c.dt)
-        np.right_shift(v, _U64(40), out=a)
-        np.add(a, np.float32(0.5), out=u1, dtype=np.float32, casting="unsafe")
-        u1 *= np.float32(2.0**-24)
-        np.right_shift(v, _U64(16), out=a)
-        a &= _U64(0xFFFFFF)
-        t = S.get("nrm_t", 2 * pairs, c.dt)
-        np.multiply(a, np.float32(2.0**-24), out=t[:pairs], dtype=np.float32, casting="unsafe")
-        low = v.view(np.uint32)[0::2]  # the low 32 bits of each word
-        utype = np.uint32
-        top = 31
-    r = log_into(u1, c, S)
-    r *= c.dt(-2)
-    np.sqrt(r, out=r)
-    np.subtract(c.dt(1), t[:pairs], out=t[pairs:])  # cos(πx/2) = sin(π(1−x)/2); 1−x is exact
-    z = sin_quarter_into(t, c, S).reshape(2, pairs)
-    z *= r
-    zi: np.ndarray = z.view(utype)
-    sb = S.get("nrm_sb", pairs, utype)
-    np.left_shift(low, utype(top), out=sb)  # bit 0 → sign of z[0]
-    zi[0] ^= sb
-    np.right_shift(low, utype(1), out=sb)
-    sb <<= utype(top)  # bit 1 → sign of z[1]
-    zi[1] ^= sb
-    return z
-
-
 def _normal_block(bg: np.random.PCG64, o: np.ndarray, std: float | None, mean: float) -> None:
     """Fill ``o`` with z·std + mean (raw z when ``std`` is None), values in pair order."""
-    c = consts(o.dtype)
-    n = o.size
-    pairs = (n + 1) // 2
-    S = scratch()
-    z = _normal_pairs(bg, pairs, c, S)
-    full = o.reshape(pairs, 2) if n % 2 == 0 else S.get("nrm_odd", 2 * pairs, c.dt).reshape(pairs, 2)
-    if std is None:
-        full[...] = z.T
-    else:
-        np.multiply(z.T, c.dt(std), out=full)
-        full += c.dt(mean)
-    if n % 2:
-        o[:] = full.reshape(-1)[:n]
+    interleave(normal_pairs(bg, o.size, std, mean, o.dtype), o)
 
 
 def std_normal(bg: np.random.PCG64, n: int, dt: np.dtype) -> np.ndarray:
@@ -250,6 +193,31 @@ def fill_pieces(
         piece = work[: min(WORK_BLOCK, count - s)]
         fill(bg, piece, params)  # type: ignore[arg-type]
         done(piece, s)
+
+
+def fill_normal_pairs(
+    params: Mapping[str, float],
+    seed: int,
+    name: str,
+    chunk: int,
+    count: int,
+    done: Callable[[np.ndarray, np.ndarray | None, int, int], None],
+    signs_apart: bool = False,
+) -> None:
+    """The ``count`` values of chunk ``chunk`` of a normal tensor (float32),
+    ``WORK_BLOCK`` at a time as Box-Muller pairs: ``done(z, None, start, n)`` gets each
+    piece of ``n`` values as :func:`boxmuller.normal_pairs` gives them, or with
+    ``signs_apart`` (mean +0, std > 0) ``done(magnitudes, sign_bits, start, n)`` as
+    :func:`boxmuller.normal_magnitudes` gives them. The same values as
+    :func:`fill_chunk` (``_fill_normal`` draws the same pieces)."""
+    bg = chunk_stream(seed, name, chunk)
+    f32 = np.dtype(np.float32)
+    for s in range(0, count, WORK_BLOCK):
+        n = min(WORK_BLOCK, count - s)
+        if signs_apart:
+            done(*normal_magnitudes(bg, n, params["std"]), s, n)
+        else:
+            done(normal_pairs(bg, n, params["std"], params["mean"], f32), None, s, n)
 
 
 def sample_elementwise(

@@ -15,10 +15,19 @@ import numpy as np
 from ..dtypes import DTYPES
 from ..plan import TensorPlan
 from .exactmath import Scratch
-from .narrow import NARROW, to_narrow
-from .sampling import CHUNK, CHUNK_SAMPLERS, WORK_BLOCK, fill_chunk, fill_pieces, work_dtype
+from .narrow import NARROW, in_range, pack_pairs, signs_apart, to_narrow
+from .sampling import (
+    CHUNK,
+    CHUNK_SAMPLERS,
+    WORK_BLOCK,
+    fill_chunk,
+    fill_normal_pairs,
+    fill_pieces,
+    work_dtype,
+)
 from .whole_tensor import WHOLE_SAMPLERS
 
+SIGNS_APART = {"float16", "bfloat16"}  # made as magnitudes and sign bits where they can be
 Sink = Callable[[TensorPlan, int, np.ndarray], None]
 Place = Callable[[TensorPlan, int], int]  # (tensor, first element) → wanted address residue
 Task = tuple[TensorPlan, int, int, int]  # (tensor, chunk index, value count, first element)
@@ -54,18 +63,8 @@ def make_chunk(
     ml_dtypes (slow to import).
     """
     if chunk >= 0 and t.dtype in NARROW and t.dist.kind in CHUNK_SAMPLERS:
-        # made in float32 a cache-sized piece at a time, each piece rounded by integer
-        # operations straight into the output's bits while still in cache
-        n = min(count, WORK_BLOCK)
-        work = buffers.get("piece", n, np.float32) if buffers else np.empty(n, dtype=np.float32)
         codes = buffers.get("out", count, np.uint16, residue) if buffers else np.empty(count, np.uint16)
-
-        def done(piece: np.ndarray, start: int) -> None:
-            to_narrow(piece, codes[start : start + piece.size], t.dtype)
-
-        fill_pieces(t.dist.kind, t.dist.params, seed, t.name, chunk, count, work, done)
-        if "zero_row" in t.dist.params:  # +0 is code 0 in both formats
-            zero_row(codes, int(t.dist.params["zero_row"]), t.shape, chunk * CHUNK)
+        narrow_chunk(t, seed, chunk, codes, buffers)
         return codes if raw and DTYPES[t.dtype].viewed else codes.view(DTYPES[t.dtype].np)
     out = DTYPES[t.dtype].np
     wdt = work_dtype(out)
@@ -84,6 +83,34 @@ def make_chunk(
     res = buffers.get("out", count, out, residue) if buffers else np.empty(count, dtype=out)
     np.copyto(res, work, casting="unsafe")  # round to nearest even (ml_dtypes for bf16/fp8)
     return res
+
+
+def narrow_chunk(t: TensorPlan, seed: int, chunk: int, codes: np.ndarray, buffers: Scratch | None) -> None:
+    """Chunk ``chunk`` of element-wise tensor ``t`` (bfloat16 or float16) as codes.
+
+    Made in float32 a cache-sized piece at a time, each piece rounded by integer
+    operations straight into the output's bits while still in cache; normal pieces
+    stay in Box-Muller's pair layout until rounded (narrow.pack_pairs).
+    """
+    kind, p, count = t.dist.kind, t.dist.params, codes.size
+    checked = in_range(kind, p, t.dtype)
+    if kind == "normal" and checked:
+        apart = t.dtype in SIGNS_APART and signs_apart(p)
+
+        def pack(z: np.ndarray, signs: np.ndarray | None, start: int, n: int) -> None:
+            pack_pairs(z, codes[start : start + n], t.dtype, signs)
+
+        fill_normal_pairs(p, seed, t.name, chunk, count, pack, apart)
+    else:
+        n = min(count, WORK_BLOCK)
+        work = buffers.get("piece", n, np.float32) if buffers else np.empty(n, dtype=np.float32)
+
+        def done(piece: np.ndarray, start: int) -> None:
+            to_narrow(piece, codes[start : start + piece.size], t.dtype, checked)
+
+        fill_pieces(kind, p, seed, t.name, chunk, count, work, done)
+    if "zero_row" in p:  # +0 is code 0 in both formats
+        zero_row(codes, int(p["zero_row"]), t.shape, chunk * CHUNK)
 
 
 def draw(t: TensorPlan, seed: int, chunk: int, work: np.ndarray) -> None:

@@ -1,0 +1,153 @@
+"""16-bit chunks (generate/tasks.narrow_chunk): made in float32 a piece at a time and
+rounded by integer operations, normal values still in Box-Muller's pair layout,
+where they can as magnitudes and sign bits. Every path gives the bits that rounding
+the float32 chunk with ml_dtypes / NumPy gives."""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from helpers import sample_chunk
+from initgen.generate import boxmuller, narrow
+from initgen.generate.exactmath import PLACE, Scratch
+from initgen.generate.sampling import CHUNK, WORK_BLOCK, chunk_stream
+from initgen.generate.tasks import make_chunk, zero_row
+from initgen.plan import TensorPlan
+from initgen.schemes.dists import constant, normal, truncated, uniform
+
+LIBRARY = {"bfloat16": ml_dtypes.bfloat16, "float16": np.float16}
+DISTS = {
+    "normal 0, 0.02 (signs apart)": normal(0.0, 0.02),
+    "normal 0.5, 0.02 (pairs)": normal(0.5, 0.02),
+    "normal -0.0, 1 (pairs: -0 + -0 is -0)": normal(-0.0, 1.0),
+    "normal 0, 1e-6 (float16 subnormals)": normal(0.0, 1e-6),
+    "normal 0, 1e-40 (float32 subnormals)": normal(0.0, 1e-40),
+    "normal 0, 3e4 (float16 overflows: the library)": normal(0.0, 3e4),
+    "normal 1e30, 1e29 (bfloat16 only in range)": normal(1e30, 1e29),
+    "uniform": uniform(-0.3, 0.1),
+    "truncated": truncated(0.0, 0.5, -1.0, 1.0),
+    "constant": constant(-1.5),
+}
+
+
+def tensor(dtype: str, dist, shape=(3 * WORK_BLOCK + 5,)) -> TensorPlan:
+    return TensorPlan("w", shape, dtype, "normal", {}, dist, 1.0, 1.0)
+
+
+def expected(t: TensorPlan, chunk: int, count: int) -> bytes:
+    f32 = sample_chunk(t.dist.kind, t.dist.params, 7, t.name, chunk, count, np.dtype(np.float32))
+    if "zero_row" in t.dist.params:
+        zero_row(f32, int(t.dist.params["zero_row"]), t.shape, chunk * CHUNK)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return f32.astype(LIBRARY[t.dtype]).tobytes()
+
+
+@pytest.mark.parametrize("dtype", sorted(LIBRARY))
+@pytest.mark.parametrize("name", sorted(DISTS))
+def test_every_kind_rounds_as_the_library_does(dtype, name):
+    """Odd counts over several pieces, fresh arrays and reused buffers."""
+    t = tensor(dtype, DISTS[name])
+    for count in (t.numel, 7, 1):
+        want = expected(t, 0, count)
+        assert make_chunk(t, 7, 0, count).tobytes() == want
+        assert make_chunk(t, 7, 0, count, Scratch(), raw=True).tobytes() == want
+
+
+@pytest.mark.parametrize("dtype", sorted(LIBRARY))
+@pytest.mark.parametrize("residue", [0, 2, 6])
+def test_placed_buffers_at_any_even_residue(dtype, residue):
+    """Codes placed for direct I/O at 2 mod 4 bytes are not 32-bit aligned: pairs go
+    through a word buffer, with the same bits."""
+    t = tensor(dtype, normal(0.0, 0.02), (CHUNK + 3,))
+    b = Scratch()
+    for chunk, count in ((0, CHUNK), (1, 3)):
+        got = make_chunk(t, 7, chunk, count, b, residue)
+        assert got.ctypes.data % PLACE == residue
+        assert got.tobytes() == expected(t, chunk, count)
+
+
+@pytest.mark.parametrize("dtype", sorted(LIBRARY))
+def test_a_padding_row_is_plus_zero(dtype):
+    d = normal(0.0, 0.02)
+    t = tensor(dtype, type(d)(d.kind, {**d.params, "zero_row": 3}, d.mean, d.std), (40, 1000))
+    got = make_chunk(t, 7, 0, t.numel)
+    assert got.tobytes() == expected(t, 0, t.numel)
+    assert not got.view(np.uint16).reshape(40, 1000)[3].any()
+
+
+class Words:
+    """A bit generator that hands out given words: Box-Muller's rare edges on demand."""
+
+    def __init__(self, words: np.ndarray) -> None:
+        self.words = words
+
+    def random_raw(self, n: int) -> np.ndarray:
+        out, self.words = self.words[:n].copy(), self.words[n:]
+        return out
+
+
+def edge_words() -> np.ndarray:
+    """u1 = 1 (r = 0: both values ±0), angle 0 (z[0] = ±0), both together, the largest
+    and smallest r and angle, with every pair of sign bits; then random words."""
+    top, angle = [0xFFFFFF, 0xFFFFFE, 0, 1, 0x800000], [0, 1, 0xFFFFFF, 0x123456]
+    words = [(k << 40) | (a << 16) | s for k in top for a in angle for s in range(4)]
+    rest = chunk_stream(3, "edges", 0).random_raw(4096 - len(words))
+    return np.concatenate([np.array(words, dtype=np.uint64), rest])
+
+
+@pytest.mark.parametrize("dtype", sorted(LIBRARY))
+@pytest.mark.parametrize("std", [0.02, 1.0, 3e-8])
+def test_magnitudes_and_signs_give_the_signed_values(dtype, std):
+    """z·std + 0 from whole pairs equals the magnitudes with their signs put back;
+    where the value is ±0 it is +0, and its code carries no sign."""
+    n = 2 * edge_words().size
+    z = boxmuller.normal_pairs(Words(edge_words()), n, std, 0.0, np.dtype(np.float32)).copy()
+    mag, signs = boxmuller.normal_magnitudes(Words(edge_words()), n, std)
+    signed = np.where(mag == 0, np.float32(0), np.where(np.stack([signs & 1, signs & 2]) != 0, -mag, mag))
+    assert signed.tobytes() == z.tobytes()
+    assert (z == 0).any() and not np.signbit(z[z == 0]).any()  # the edges were reached
+    codes = np.empty(n, dtype=np.uint16)
+    narrow.pack_pairs(mag.copy(), codes, dtype, signs)
+    want = z.T.reshape(-1).astype(LIBRARY[dtype]).view(np.uint16)
+    assert np.array_equal(codes, want)
+
+
+@pytest.mark.parametrize("dtype", sorted(LIBRARY))
+def test_pairs_of_every_kind_of_in_range_value_pack_as_the_library_does(dtype):
+    """Ties, subnormals, ±0 and the edges of the range, in both rows of a pair,
+    through both the signed pairs and the magnitudes with sign bits."""
+    rng = np.random.default_rng(0)
+    mant = np.arange(1 << 12, dtype=np.uint32)
+    exps = [0, 1, 100, 102, 103, 110, 112, 113, 127, 142] if dtype == "float16" else [0, 1, 100, 127, 200]
+    bits = np.concatenate(
+        [(np.uint32(e << 23) | (mant << 12) | v) for e in exps for v in (0, 0x8000, 0x1000)]
+    )
+    if dtype == "float16":
+        bits = np.concatenate([bits, np.array([0x477FE000, 0x477FEFFF, 0x387FFFFF, 0x38800000], np.uint32)])
+        bits = bits[bits <= 0x477FEFFF]  # in range: below the midpoint of 65504 and Inf
+    bits = rng.permutation(np.concatenate([bits, bits[:1] * 0]))[: bits.size // 2 * 2]
+    signs = rng.integers(0, 4, bits.size // 2, dtype=np.uint32)
+    mag = bits.view(np.float32).reshape(2, -1)
+    sign_rows = np.stack([signs & 1, signs & 2]) != 0
+    values = np.where(mag == 0, np.float32(0), np.where(sign_rows, -mag, mag))
+    want = values.T.reshape(-1).astype(LIBRARY[dtype]).view(np.uint16)
+    for n in (bits.size, bits.size - 1):
+        codes = np.empty(n, dtype=np.uint16)
+        narrow.pack_pairs(values.copy(), codes, dtype)
+        assert np.array_equal(codes, want[:n])
+        narrow.pack_pairs(mag.copy(), codes, dtype, signs)
+        assert np.array_equal(codes, want[:n])
+
+
+def test_only_values_that_stay_in_range_skip_the_checks():
+    assert narrow.in_range("normal", {"mean": 0.0, "std": 0.02}, "float16")
+    assert not narrow.in_range("normal", {"mean": 0.0, "std": 2e4}, "float16")
+    assert narrow.in_range("normal", {"mean": 0.0, "std": 1e30}, "bfloat16")
+    assert not narrow.in_range("normal", {"mean": float("nan"), "std": 1.0}, "bfloat16")
+    assert narrow.in_range("truncated_normal", {"mean": 0.0, "std": 1e6, "a": -2.0, "b": 2.0}, "float16")
+    assert not narrow.in_range("uniform", {"low": -7e4, "high": 0.0}, "float16")
+    assert narrow.signs_apart({"mean": 0.0, "std": 0.02})
+    assert not narrow.signs_apart({"mean": -0.0, "std": 0.02})
+    assert not narrow.signs_apart({"mean": 0.1, "std": 0.02})
