@@ -19,8 +19,10 @@ are counted again in each worker). CPU seconds (user + system, workers included)
 tell the work apart from waiting when other programs load the machine.
 
 Generation: ``initgen make specs/llama.yaml --dtype D`` for float32, bfloat16 and
-float16 (whole process, through to the file on disk), as values per second; the
-output is deleted after each run. ``--gen-set n_layer=2`` shrinks the model.
+float16 (whole process, through to the file on disk), as values per second and CPU
+seconds (user + system of the whole process tree: the work itself, which other
+programs on the machine disturb less than the time); the output is deleted after
+each run. ``--gen-set n_layer=2`` shrinks the model.
 
     .venv/bin/python bench/bench_stats.py                 # 2 GB files, 3 repetitions
     .venv/bin/python bench/bench_stats.py --gb 0.5 --reps 1 --gen-set n_layer=2   # quick
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import struct
@@ -122,8 +125,6 @@ def make_file(path: Path, dtype: str, gb: float) -> None:
 def run(code: str, *args: str) -> tuple[float, int, int, float]:
     """(wall seconds, own peak RSS, largest child's peak RSS, CPU seconds of it and
     its workers) of one whole process."""
-    import resource
-
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(
@@ -221,6 +222,7 @@ def generation_rows(sets: list[str], reps: int) -> None:
     params = build_plan(load_spec(str(spec), parse_overrides(sets))).params
     initgen = str(Path(sys.executable).with_name("initgen"))
     times: dict[str, list[float]] = {d: [] for d in GEN_DTYPES}
+    cpus: dict[str, list[float]] = {d: [] for d in GEN_DTYPES}  # user + system, the whole process tree
     for rep in range(reps):
         order = list(GEN_DTYPES)
         for d in order[rep % 3 :] + order[: rep % 3]:
@@ -228,19 +230,32 @@ def generation_rows(sets: list[str], reps: int) -> None:
             os.sync()  # the previous run's dirty pages are not this one's cost
             cmd = [initgen, "make", str(spec), "-o", str(out), "--dtype", d, "--force", "-q"]
             cmd += [a for s in sets for a in ("--set", s)]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             subprocess.run(cmd, check=True, cwd=ROOT)
             times[d].append(time.perf_counter() - t0)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[d].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
             out.unlink(missing_ok=True)
-            print(f"  rep {rep + 1}: make llama {d:9} {times[d][-1]:6.2f} s", file=sys.stderr, flush=True)
-    base = statistics.median(times["float32"])
+            print(
+                f"  rep {rep + 1}: make llama {d:9} {times[d][-1]:6.2f} s  cpu {cpus[d][-1]:6.2f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+    base, base_cpu = statistics.median(times["float32"]), statistics.median(cpus["float32"])
     shrunk = " " + " ".join(sets) if sets else ""
-    print(f"\ninitgen make specs/llama.yaml{shrunk}: {params:,} values, whole process")
-    print("\n| dtype | median s | runs | M values/s | time per value vs float32 |\n|---|---|---|---|---|")
+    print(f"\ninitgen make specs/llama.yaml{shrunk}: {params:,} values, whole process, medians of {reps}")
+    print(
+        "\n| dtype | median s | runs | M values/s | time per value vs float32 | CPU s "
+        "| CPU per value vs float32 |\n|---|---|---|---|---|---|---|"
+    )
     for d in GEN_DTYPES:
-        med = statistics.median(times[d])
+        med, cpu = statistics.median(times[d]), statistics.median(cpus[d])
         runs = " ".join(f"{t:.2f}" for t in times[d])
-        print(f"| {d} | {med:.2f} | {runs} | {params / med / 1e6:.0f} | {med / base:.2f} |")
+        print(
+            f"| {d} | {med:.2f} | {runs} | {params / med / 1e6:.0f} | {med / base:.2f} | {cpu:.2f} | "
+            f"{cpu / base_cpu:.2f} |"
+        )
 
 
 def main() -> None:
