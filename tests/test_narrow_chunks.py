@@ -146,8 +146,38 @@ def test_only_values_that_stay_in_range_skip_the_checks():
     assert not narrow.in_range("normal", {"mean": 0.0, "std": 2e4}, "float16")
     assert narrow.in_range("normal", {"mean": 0.0, "std": 1e30}, "bfloat16")
     assert not narrow.in_range("normal", {"mean": float("nan"), "std": 1.0}, "bfloat16")
+    assert not narrow.in_range("normal", {"mean": 0.0, "std": 1e38}, "bfloat16")  # float32 overflows
+    assert not narrow.in_range("uniform", {"low": -1e39, "high": 1e39}, "bfloat16")
     assert narrow.in_range("truncated_normal", {"mean": 0.0, "std": 1e6, "a": -2.0, "b": 2.0}, "float16")
     assert not narrow.in_range("uniform", {"low": -7e4, "high": 0.0}, "float16")
     assert narrow.signs_apart({"mean": 0.0, "std": 0.02})
     assert not narrow.signs_apart({"mean": -0.0, "std": 0.02})
     assert not narrow.signs_apart({"mean": 0.1, "std": 0.02})
+
+
+def test_scratch_gives_one_buffer_per_key_and_dtype_however_the_dtype_is_spelled():
+    """Lookups are cached by the dtype as given; after a buffer grows, every spelling
+    gets the grown one (two spellings never hold two buffers for one key)."""
+    b = Scratch()
+    small = b.get("k", 10, np.float32)
+    assert b.get("k", 10, np.dtype(np.float32)).ctypes.data == small.ctypes.data
+    grown = b.get("k", 1 << 17, np.dtype("float32"))
+    assert grown.ctypes.data != small.ctypes.data
+    assert b.get("k", 10, np.float32).ctypes.data == grown.ctypes.data
+    assert b.get("k", 10, np.uint32).ctypes.data != grown.ctypes.data  # another dtype, another buffer
+
+
+def test_the_normal_sampler_reaches_no_further_than_narrow_assumes():
+    """in_range bounds |z| by NORMAL_REACH: checked over every one of the 2²⁴ values
+    of u1 (r) and of the angle (the sine), as boxmuller computes them."""
+    from initgen.generate.exactmath import F32, log_into, sin_quarter_into
+
+    k = np.arange(1 << 24, dtype=np.int32)
+    u1 = (k.astype(np.float32) + np.float32(0.5)) * np.float32(2.0**-24)
+    r = log_into(u1, F32, Scratch())
+    r *= np.float32(-2)
+    r_max = float(np.sqrt(r).max())
+    x = k.astype(np.float32) * np.float32(2.0**-24)
+    sin_max = float(sin_quarter_into(np.concatenate([x, np.float32(1) - x]), F32, Scratch()).max())
+    assert 5.88 < r_max < 5.89 and 1.0 <= sin_max <= 1.0 + 2.0**-22
+    assert r_max * sin_max * (1 + 2.0**-22) < narrow.NORMAL_REACH

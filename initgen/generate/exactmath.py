@@ -83,6 +83,7 @@ class Scratch:
         buf = self.bufs.get(k)
         if buf is None or buf.size < n:
             buf = self.bufs[k] = np.empty(max(n, 1 << 16), dtype=d)  # at least a block: few regrowths
+            self.hot.clear()  # no other spelling of the dtype keeps the old buffer
         self.hot[(key, dt)] = buf
         return buf[:n]
 

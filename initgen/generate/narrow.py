@@ -14,7 +14,7 @@ overwrite) and write 16-bit codes straight into the output:
   then the sign. A block holding NaN, ±Inf or a value beyond float16's range (the
   largest |x| as bits, one integer maximum) is converted by NumPy.
 
-Normal values come as Box-Muller pairs (``sampling.normal_pairs``): :func:`pack_pairs`
+Normal values come as Box-Muller pairs (``boxmuller.normal_pairs``): :func:`pack_pairs`
 rounds both rows and writes each pair as one 32-bit word of two codes, so the
 interleaving costs nothing. It skips the NaN and range checks, so it is only for
 values :func:`in_range` vouches for.
@@ -41,19 +41,20 @@ HALF_BITS = np.uint32(0x3F000000)  # the bits of 0.5
 
 
 NARROW = ("bfloat16", "float16")
-NORMAL_REACH = 6.0  # |z| of sampling's normal values: r ≤ √(−2·ln 2⁻²⁵) ≈ 5.89, |sin| ≤ 1
+# |z| of the normal sampler: r ≤ 5.8871 (u1 ≥ 2⁻²⁵) and the sine polynomial ≤ 1 + 2⁻²³
+# (every one of the 2²⁴ values of each checked), so |z| < 5.89.
+NORMAL_REACH = 6.0
+LIMIT = {"float16": 60000.0, "bfloat16": 1e38}  # well inside 65504 / float32's 3.4e38
 SIGN = np.uint32(0x80000000)
 HIGH = np.uint32(0xFFFF0000)
 
 
 def in_range(kind: str, params: Mapping[str, float], dtype: str) -> bool:
-    """Whether every value of ``kind`` with ``params`` is finite (never NaN, for
-    bfloat16, whose rounding carries overflow into ±Inf correctly) and within
-    float16's range (for float16): then no block needs the libraries."""
+    """Whether every value of ``kind`` with ``params`` is finite and within
+    ``dtype``'s range — never NaN, ±Inf or an overflow: then no block needs the
+    libraries (nor their NaN bits)."""
     if not all(math.isfinite(v) for v in params.values()):
         return False
-    if dtype == "bfloat16":
-        return True
     if kind in ("normal", "truncated_normal"):
         reach = abs(params["mean"]) + NORMAL_REACH * abs(params["std"])
         if kind == "truncated_normal":
@@ -62,7 +63,7 @@ def in_range(kind: str, params: Mapping[str, float], dtype: str) -> bool:
         reach = max(abs(params["low"]), abs(params["high"]))
     else:
         reach = abs(params.get("value", math.inf))  # constant; any other kind: unvouched
-    return reach <= 60000.0  # well inside 65504 after float32 rounding
+    return reach <= LIMIT[dtype]
 
 
 def to_narrow(work: np.ndarray, codes: np.ndarray, dtype: str, checked: bool = False) -> None:
@@ -145,6 +146,8 @@ def pack_pairs(z: np.ndarray, codes: np.ndarray, dtype: str, signs: np.ndarray |
 
 
 def _bfloat16_halves(u: np.ndarray, t: np.ndarray) -> None:
+    """``t[0]`` = the codes of ``u[0]`` (bits, overwritten), ``t[1]`` = those of
+    ``u[1]`` shifted to the high half."""
     np.right_shift(u, 16, out=t)
     t &= 1  # the lowest bit kept: ties go to even
     u += t
@@ -154,6 +157,7 @@ def _bfloat16_halves(u: np.ndarray, t: np.ndarray) -> None:
 
 
 def _float16_halves(u: np.ndarray, t: np.ndarray) -> None:
+    """As :func:`_bfloat16_halves`, for float16 (``u`` becomes the magnitudes)."""
     sign = scratch().get("narrow_sign", u.size, np.uint32).reshape(u.shape)
     np.bitwise_and(u, SIGN, out=sign)
     u ^= sign  # |x|
@@ -180,7 +184,9 @@ def _signed_halves(u: np.ndarray, signs: np.ndarray, t: np.ndarray, dtype: str) 
     s &= 0x80008000
     if zeros is not None and zeros.size:
         rows, cols = np.divmod(zeros, t.shape[1])
-        s[cols[rows == 0]] &= 0xFFFF7FFF  # a column at most once per row: both may be zero (r = 0)
+        # one row at a time: a pair may have both values zero (r = 0), and a fancy
+        # in-place AND applies a repeated index once
+        s[cols[rows == 0]] &= 0xFFFF7FFF
         s[cols[rows == 1]] &= 0x7FFFFFFF
     t[0] |= s
 

@@ -27,7 +27,6 @@ from .sampling import (
 )
 from .whole_tensor import WHOLE_SAMPLERS
 
-SIGNS_APART = {"float16", "bfloat16"}  # made as magnitudes and sign bits where they can be
 Sink = Callable[[TensorPlan, int, np.ndarray], None]
 Place = Callable[[TensorPlan, int], int]  # (tensor, first element) → wanted address residue
 Task = tuple[TensorPlan, int, int, int]  # (tensor, chunk index, value count, first element)
@@ -95,7 +94,7 @@ def narrow_chunk(t: TensorPlan, seed: int, chunk: int, codes: np.ndarray, buffer
     kind, p, count = t.dist.kind, t.dist.params, codes.size
     checked = in_range(kind, p, t.dtype)
     if kind == "normal" and checked:
-        apart = t.dtype in SIGNS_APART and signs_apart(p)
+        apart = signs_apart(p)  # made as magnitudes and sign bits
 
         def pack(z: np.ndarray, signs: np.ndarray | None, start: int, n: int) -> None:
             pack_pairs(z, codes[start : start + n], t.dtype, signs)
