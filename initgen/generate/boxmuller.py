@@ -33,8 +33,9 @@ def _magnitudes(bg: np.random.PCG64, pairs: int, c: Consts, S: Scratch) -> tuple
         low: np.ndarray = ang
     else:
         # 24-bit fields go through uint32 (a truncating copy, well defined) and are
-        # converted from int32: SIMD conversions, far faster than from uint64, and
-        # exact either way. Strided views of the words would be slower still.
+        # converted from int32 by plain casts: SIMD, far faster than from uint64 or
+        # inside a mixed-type operation, and exact either way. Strided views of the
+        # words would be slower still.
         v = bg.random_raw(pairs)  # a fresh array, shifted in place once copied from
         low = S.get("nrm_low", pairs, np.uint32)
         np.copyto(low, v, casting="unsafe")  # the low 32 bits of each word
@@ -43,11 +44,13 @@ def _magnitudes(bg: np.random.PCG64, pairs: int, c: Consts, S: Scratch) -> tuple
         v >>= _U64(16)
         np.copyto(k, v, casting="unsafe")  # modulo 2³²
         k &= np.uint32(0xFFFFFF)
-        np.multiply(k.view(np.int32), np.float32(2.0**-24), out=t[:pairs], dtype=np.float32, casting="unsafe")
+        np.copyto(t[:pairs], k.view(np.int32), casting="unsafe")
+        t[:pairs] *= np.float32(2.0**-24)
         v >>= _U64(24)
         np.copyto(k, v, casting="unsafe")
         u1 = S.get("nrm_u1", pairs, c.dt)
-        np.add(k.view(np.int32), np.float32(0.5), out=u1, dtype=np.float32, casting="unsafe")
+        np.copyto(u1, k.view(np.int32), casting="unsafe")
+        u1 += np.float32(0.5)
         u1 *= np.float32(2.0**-24)
     r = log_into(u1, c, S)
     r *= c.dt(-2)
@@ -98,13 +101,12 @@ def interleave(z: np.ndarray, o: np.ndarray) -> None:
 
 def normal_magnitudes(bg: np.random.PCG64, n: int, std: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`normal_pairs` (float32, mean +0, ``std`` > 0) without the signs: the
-    (2, ⌈n/2⌉) magnitudes |z·std| (+0 where the value is ±0, which mean +0 makes
-    +0) and the pairs' sign bits (bit 0: value 2j, bit 1: value 2j+1).
-
-    The same values: rounding is symmetric, so z·std = ±(|z|·std) bit for bit.
+    (2, ⌈n/2⌉) magnitudes |z·std| and the pairs' sign bits (bit 0: value 2j, bit 1:
+    value 2j+1). A magnitude ±0 (−0 where r = 0) is the value +0, which the mean
+    +0 makes of ±0; any other value is its magnitude with its sign bit, bit for
+    bit, as rounding is symmetric: z·std = ±(|z|·std).
     """
     c = consts(np.dtype(np.float32))
     z, low = _magnitudes(bg, (n + 1) // 2, c, scratch())
     z *= c.dt(std)
-    z += c.dt(0)  # −0 (r = 0) → +0, as the mean does
     return z, low

@@ -16,8 +16,9 @@ overwrite) and write 16-bit codes straight into the output:
 
 Normal values come as Box-Muller pairs (``boxmuller.normal_pairs``): :func:`pack_pairs`
 rounds both rows and writes each pair as one 32-bit word of two codes, so the
-interleaving costs nothing. It skips the NaN and range checks, so it is only for
-values :func:`in_range` vouches for.
+interleaving costs nothing (for float16 with mean 0, as magnitudes and sign bits:
+:func:`signs_apart`). It skips the NaN and range checks, so it is only for values
+:func:`in_range` vouches for.
 
 ``tests/test_narrow.py`` checks every result against ml_dtypes and NumPy, including
 ties, subnormals, ±0, overflow, Inf and NaN.
@@ -115,15 +116,17 @@ def _float16(x: np.ndarray, o: np.ndarray, checked: bool) -> bool:
 
 def signs_apart(params: Mapping[str, float]) -> bool:
     """Whether normal values with ``params`` may come as magnitudes and sign bits
-    (``boxmuller.normal_magnitudes``): mean +0 and std > 0."""
+    (``boxmuller.normal_magnitudes``): mean +0 and std > 0. float16 takes them so:
+    its rounding works on magnitudes anyway, and putting the signs back costs less
+    than taking them off. bfloat16 rounds signed values as they are."""
     return params["mean"] == 0 and math.copysign(1.0, params["mean"]) > 0 and params["std"] > 0
 
 
 def pack_pairs(z: np.ndarray, codes: np.ndarray, dtype: str, signs: np.ndarray | None = None) -> None:
     """``codes[:]`` (uint16, ``n`` ≤ 2·pairs values) = the values of ``z`` (float32
     pairs as ``boxmuller.normal_pairs`` makes them, overwritten) rounded to ``dtype``,
-    in value order. With ``signs``, ``z`` are magnitudes and ``signs`` their sign
-    bits, as ``boxmuller.normal_magnitudes`` gives them. Only for values
+    in value order. With ``signs`` (float16 only), ``z`` are magnitudes and ``signs``
+    their sign bits, as ``boxmuller.normal_magnitudes`` gives them. Only for values
     :func:`in_range` vouches for.
 
     Each pair's two codes are made in a cache-resident scratch row each (value 2j
@@ -134,10 +137,12 @@ def pack_pairs(z: np.ndarray, codes: np.ndarray, dtype: str, signs: np.ndarray |
     u = z.view(np.uint32)
     S = scratch()
     t = S.get("narrow_t", u.size, np.uint32).reshape(u.shape)
-    if signs is None:
-        (_bfloat16_halves if dtype == "bfloat16" else _float16_halves)(u, t)
+    if signs is not None:
+        _float16_signed(u, signs, t)
+    elif dtype == "bfloat16":
+        _bfloat16_halves(u, t)
     else:
-        _signed_halves(u, signs, t, dtype)
+        _float16_halves(u, t)
     whole = n == 2 * pairs and codes.ctypes.data % 4 == 0
     words = codes.view(np.uint32) if whole else S.get("narrow_words", pairs, np.uint32)
     np.bitwise_or(t[0], t[1], out=words)
@@ -168,16 +173,12 @@ def _float16_halves(u: np.ndarray, t: np.ndarray) -> None:
     t[1] |= sign[1]  # value 2j+1: sign already at bit 31
 
 
-def _signed_halves(u: np.ndarray, signs: np.ndarray, t: np.ndarray, dtype: str) -> None:
-    """The halves of magnitudes ``u`` (bits), then each pair's two sign bits moved
-    to bits 15 and 31 of its word in one multiplication; a magnitude +0 is the
+def _float16_signed(u: np.ndarray, signs: np.ndarray, t: np.ndarray) -> None:
+    """The float16 halves of magnitudes ``u`` (bits), then each pair's two sign bits
+    moved to bits 15 and 31 of its word in one multiplication; a magnitude +0 is the
     value +0 and keeps no sign."""
-    if dtype == "bfloat16":
-        zeros = np.flatnonzero(u.reshape(-1) == 0) if int(np.min(u)) == 0 else None
-        _bfloat16_halves(u, t)
-    else:
-        zeros = _float16_magnitude(u.reshape(-1), t.reshape(-1))
-        t[1] <<= 16
+    zeros = _float16_magnitude(u.reshape(-1), t.reshape(-1))
+    t[1] <<= 16
     s = scratch().get("narrow_s", t.shape[1], np.uint32)
     np.bitwise_and(signs, 3, out=s)
     s *= 0x40008000  # bit 0 → 15, bit 1 → 31 (and stray copies at 16 and 30, masked)
@@ -192,19 +193,19 @@ def _signed_halves(u: np.ndarray, signs: np.ndarray, t: np.ndarray, dtype: str) 
 
 
 def _float16_magnitude(u: np.ndarray, t: np.ndarray) -> np.ndarray | None:
-    """``t`` = the float16 bits of float32 magnitudes ``u`` (bits, ≤ 65504); returns
-    where ``u`` is +0 (None: nowhere)."""
+    """``t`` = the float16 bits of float32 magnitudes ``u`` (bits, ≤ 65504, or −0);
+    returns where ``u`` is ±0 (None: nowhere)."""
     np.right_shift(u, 13, out=t)
     t &= 1  # the lowest bit kept: ties go to even
     t += u
     t += F16_REBIAS  # wraps modulo 2³² for the small values, which are replaced below
     t >>= 13
     small = scratch().get("narrow_small", u.size, np.bool_)
-    np.less(u, F16_NORMAL, out=small)
+    np.less(u.view(np.int32), F16_NORMAL, out=small)  # −0 is negative: small too
     idx = np.flatnonzero(small)
     if not idx.size:
         return None
-    x = u[idx]
-    f = x.view(np.float32) + np.float32(0.5)  # the FPU rounds at 2⁻²⁴
+    x = u[idx].view(np.float32)
+    f = x + np.float32(0.5)  # the FPU rounds at 2⁻²⁴; ±0 gives code 0
     t[idx] = f.view(np.uint32) - HALF_BITS
     return idx[x == 0]
