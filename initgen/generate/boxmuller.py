@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .exactmath import Consts, Scratch, consts, log_into, scratch, sin_quarter_into
+from .exactmath import Consts, Scratch, const, consts, log_into, scratch, sin_quarter_into
 
 _U64 = np.uint64
+# float32 fields of each word (constants as 0-d arrays: see exactmath)
+_SHIFT_ANGLE, _SHIFT_U1 = const(16, np.uint64), const(24, np.uint64)  # bits 16..39, then 40..63
+_FIELD = const(0xFFFFFF, np.uint32)
+_UNIT, _HALF = const(2.0**-24, np.float32), const(0.5, np.float32)
+_TOP32, _ONE32 = const(31, np.uint32), const(1, np.uint32)
 
 
 def _magnitudes(bg: np.random.PCG64, pairs: int, c: Consts, S: Scratch) -> tuple[np.ndarray, np.ndarray]:
@@ -41,37 +46,39 @@ def _magnitudes(bg: np.random.PCG64, pairs: int, c: Consts, S: Scratch) -> tuple
         np.copyto(low, v, casting="unsafe")  # the low 32 bits of each word
         k = S.get("nrm_k", pairs, np.uint32)
         t = S.get("nrm_t", 2 * pairs, c.dt)
-        v >>= _U64(16)
+        np.right_shift(v, _SHIFT_ANGLE, v)
         np.copyto(k, v, casting="unsafe")  # modulo 2³²
-        k &= np.uint32(0xFFFFFF)
+        np.bitwise_and(k, _FIELD, k)
         np.copyto(t[:pairs], k.view(np.int32), casting="unsafe")
-        t[:pairs] *= np.float32(2.0**-24)
-        v >>= _U64(24)
+        np.multiply(t[:pairs], _UNIT, t[:pairs])
+        np.right_shift(v, _SHIFT_U1, v)
         np.copyto(k, v, casting="unsafe")
         u1 = S.get("nrm_u1", pairs, c.dt)
         np.copyto(u1, k.view(np.int32), casting="unsafe")
-        u1 += np.float32(0.5)
-        u1 *= np.float32(2.0**-24)
+        np.add(u1, _HALF, u1)
+        np.multiply(u1, _UNIT, u1)
     r = log_into(u1, c, S)
-    r *= c.dt(-2)
-    np.sqrt(r, out=r)
-    np.subtract(c.dt(1), t[:pairs], out=t[pairs:])  # cos(πx/2) = sin(π(1−x)/2); 1−x is exact
+    np.multiply(r, c.minus_two, r)
+    np.sqrt(r, r)
+    np.subtract(c.one, t[:pairs], t[pairs:])  # cos(πx/2) = sin(π(1−x)/2); 1−x is exact
     z = sin_quarter_into(t, c, S).reshape(2, pairs)
-    z *= r
+    np.multiply(z, r, z)
     return z, low
 
 
 def _normal_pairs(bg: np.random.PCG64, pairs: int, c: Consts, S: Scratch) -> np.ndarray:
     """Box-Muller: a (2, pairs) array of standard normal values, z[0] and z[1] of each pair."""
     z, low = _magnitudes(bg, pairs, c, S)
-    utype, top = (np.uint64, 63) if c.is64 else (np.uint32, 31)
+    utype, top, one = (
+        (np.uint64, const(63, np.uint64), const(1, np.uint64)) if c.is64 else (np.uint32, _TOP32, _ONE32)
+    )
     zi: np.ndarray = z.view(utype)
     sb = S.get("nrm_sb", pairs, utype)
-    np.left_shift(low, utype(top), out=sb)  # bit 0 → sign of z[0]
-    zi[0] ^= sb
-    np.right_shift(low, utype(1), out=sb)
-    sb <<= utype(top)  # bit 1 → sign of z[1]
-    zi[1] ^= sb
+    np.left_shift(low, top, sb)  # bit 0 → sign of z[0]
+    np.bitwise_xor(zi[0], sb, zi[0])
+    np.right_shift(low, one, sb)
+    np.left_shift(sb, top, sb)  # bit 1 → sign of z[1]
+    np.bitwise_xor(zi[1], sb, zi[1])
     return z
 
 
@@ -82,8 +89,8 @@ def normal_pairs(bg: np.random.PCG64, n: int, std: float | None, mean: float, dt
     c = consts(dt)
     z = _normal_pairs(bg, (n + 1) // 2, c, scratch())
     if std is not None:
-        z *= c.dt(std)  # contiguous: far faster than writing z.T scaled
-        z += c.dt(mean)
+        np.multiply(z, const(std, c.dt), z)  # contiguous: far faster than writing z.T scaled
+        np.add(z, const(mean, c.dt), z)
     return z
 
 
@@ -108,5 +115,5 @@ def normal_magnitudes(bg: np.random.PCG64, n: int, std: float) -> tuple[np.ndarr
     """
     c = consts(np.dtype(np.float32))
     z, low = _magnitudes(bg, (n + 1) // 2, c, scratch())
-    z *= c.dt(std)
+    np.multiply(z, const(std, c.dt), z)
     return z, low

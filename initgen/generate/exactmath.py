@@ -6,7 +6,11 @@ reinterpretation, ``+ − × ÷`` and constants rounded once, each an IEEE opera
 in the working precision, so they give the same bits everywhere. They are accurate
 to a few units in the last place (docs/file-contract.md §1.3 states them exactly).
 
-Work happens in per-thread scratch buffers reused from block to block.
+Work happens in per-thread scratch buffers reused from block to block. A block is a
+few dozen NumPy calls, and a call's own cost (not its loop) was about 8 % of a
+block's time: the hot functions here and in ``boxmuller`` pass their output
+positionally and their constants as 0-d arrays (:func:`const`), which roughly
+halves it (a NumPy scalar or a Python number is converted on every call).
 """
 
 from __future__ import annotations
@@ -15,6 +19,12 @@ import math
 import threading
 
 import numpy as np
+
+
+def const(value: float, dt: type | np.dtype) -> np.ndarray:
+    """``value`` rounded once to ``dt``, as a 0-d array: the cheapest constant to
+    hand a ufunc (the same bits as the scalar ``dt(value)``)."""
+    return np.array(value, dtype=dt)
 
 
 class Consts:
@@ -42,11 +52,17 @@ class Consts:
             )
             log_terms, sin_terms = 5, 7
         # ln(m) = 2·atanh(s) = s·(2 + 2s²/3 + 2s⁴/5 + ...), s = (m-1)/(m+1)
-        self.log_c = [dt(2.0 / (2 * k + 1)) for k in range(log_terms)]
+        self.log_c = [const(2.0 / (2 * k + 1), dt) for k in range(log_terms)]
         # sin(t) = t·(1 - t²/3! + t⁴/5! - ...)
-        self.sin_c = [dt((-1) ** k / math.factorial(2 * k + 1)) for k in range(sin_terms)]
-        self.ln2 = dt(math.log(2.0))
-        self.half_pi = dt(math.pi / 2)
+        self.sin_c = [const((-1) ** k / math.factorial(2 * k + 1), dt) for k in range(sin_terms)]
+        self.ln2 = const(math.log(2.0), dt)
+        self.half_pi = const(math.pi / 2, dt)
+        self.one, self.two, self.minus_two = const(1, dt), const(2, dt), const(-2, dt)
+        # the log's integer steps; the exponent's bias comes off with the offset
+        self.i_off = const(self.log_off - (self.bias << self.mbits), self.itype)
+        self.i_mbits = const(self.mbits, self.itype)
+        self.i_mask = const(self.mant_mask, self.itype)
+        self.i_mid = const(self.log_mid, self.itype)
 
 
 F32, F64 = Consts(np.float32), Consts(np.float64)
@@ -111,13 +127,13 @@ def scratch() -> Scratch:
     return s
 
 
-def horner(x: np.ndarray, coeffs: list, p: np.ndarray) -> np.ndarray:
+def horner(x: np.ndarray, coeffs: list[np.ndarray], p: np.ndarray) -> np.ndarray:
     """Σ coeffs[k]·x^k into ``p`` by Horner's rule (first step c[-1]·x + c[-2])."""
-    np.multiply(x, coeffs[-1], out=p)
-    p += coeffs[-2]
+    np.multiply(x, coeffs[-1], p)
+    np.add(p, coeffs[-2], p)
     for c in reversed(coeffs[:-2]):
-        p *= x
-        p += c
+        np.multiply(p, x, p)
+        np.add(p, c, p)
     return p
 
 
@@ -128,30 +144,30 @@ def log_into(u: np.ndarray, c: Consts, S: Scratch) -> np.ndarray:
     """
     n = u.size
     ix = u.view(c.itype)
-    ix += c.itype(c.log_off - (c.bias << c.mbits))  # the exponent's bias taken off here:
+    np.add(ix, c.i_off, ix)  # the offset, less the exponent's bias:
     e = S.get("log_e", n, c.itype)
-    np.right_shift(ix, c.mbits, out=e)  # an arithmetic shift floors, so e comes out unbiased
-    ix &= c.itype(c.mant_mask)
-    ix += c.itype(c.log_mid)
+    np.right_shift(ix, c.i_mbits, e)  # an arithmetic shift floors, so e comes out unbiased
+    np.bitwise_and(ix, c.i_mask, ix)
+    np.add(ix, c.i_mid, ix)
     f = ix.view(c.dt)
-    f -= c.dt(1)  # m − 1
+    np.subtract(f, c.one, f)  # m − 1
     s2 = S.get("log_s2", n, c.dt)
-    np.add(f, c.dt(2), out=s2)
-    np.divide(f, s2, out=f)  # s
-    np.multiply(f, f, out=s2)
+    np.add(f, c.two, s2)
+    np.divide(f, s2, f)  # s
+    np.multiply(f, f, s2)
     p = horner(s2, c.log_c, S.get("log_p", n, c.dt))
-    p *= f
+    np.multiply(p, f, p)
     np.copyto(s2, e, casting="unsafe")  # e exact in dt; a plain cast, then × ln2, is faster
-    s2 *= c.ln2  # than one mixed-type multiplication, and rounds the same product once
-    p += s2
+    np.multiply(s2, c.ln2, s2)  # than one mixed-type multiplication, and rounds the same product once
+    np.add(p, s2, p)
     return p
 
 
 def sin_quarter_into(t: np.ndarray, c: Consts, S: Scratch) -> np.ndarray:
     """sin(π/2 · x) for x in [0, 1] given in ``t`` (overwritten)."""
-    t *= c.half_pi
+    np.multiply(t, c.half_pi, t)
     t2 = S.get("sin_t2", t.size, c.dt)
-    np.multiply(t, t, out=t2)
+    np.multiply(t, t, t2)
     p = horner(t2, c.sin_c, S.get("sin_p", t.size, c.dt))
-    p *= t
+    np.multiply(p, t, p)
     return p

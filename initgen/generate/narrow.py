@@ -32,11 +32,11 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..dtypes import np_dtype
-from .exactmath import scratch
+from .exactmath import const, scratch
 
 BLOCK = 1 << 17  # values per block: one piece of the samplers (sampling.WORK_BLOCK), fewer calls
 F16_MAX_BITS = 0x477FE000  # 65504, float16's largest finite value, as float32 bits
-F16_REBIAS = np.uint32((((15 - 127) << 23) + 0xFFF) % (1 << 32))  # exponent 127 → 15, rounding bias
+F16_REBIAS = const((((15 - 127) << 23) + 0xFFF) % (1 << 32), np.uint32)  # exponent 127 → 15, rounding bias
 F16_NORMAL = 113 << 23  # 2⁻¹⁴ as float32 bits: float16's smallest normal
 HALF_BITS = np.uint32(0x3F000000)  # the bits of 0.5
 
@@ -46,8 +46,12 @@ NARROW = ("bfloat16", "float16")
 # (every one of the 2²⁴ values of each checked), so |z| < 5.89.
 NORMAL_REACH = 6.0
 LIMIT = {"float16": 60000.0, "bfloat16": 1e38}  # well inside 65504 / float32's 3.4e38
-SIGN = np.uint32(0x80000000)
-HIGH = np.uint32(0xFFFF0000)
+# the pack's constants, as 0-d arrays (cheaper to pass than scalars: see exactmath)
+SIGN, HIGH = const(0x80000000, np.uint32), const(0xFFFF0000, np.uint32)
+_1, _3, _13, _16 = (const(v, np.uint32) for v in (1, 3, 13, 16))
+_BF16_BIAS = const(0x7FFF, np.uint32)
+_SIGN_SPREAD, _SIGN_BITS = const(0x40008000, np.uint32), const(0x80008000, np.uint32)
+_F16_NORMAL = const(F16_NORMAL, np.int32)
 
 
 def in_range(kind: str, params: Mapping[str, float], dtype: str) -> bool:
@@ -145,7 +149,7 @@ def pack_pairs(z: np.ndarray, codes: np.ndarray, dtype: str, signs: np.ndarray |
         _float16_halves(u, t)
     whole = n == 2 * pairs and codes.ctypes.data % 4 == 0
     words = codes.view(np.uint32) if whole else S.get("narrow_words", pairs, np.uint32)
-    np.bitwise_or(t[0], t[1], out=words)
+    np.bitwise_or(t[0], t[1], words)
     if not whole:
         codes[:] = words.view(np.uint16)[:n]
 
@@ -153,24 +157,24 @@ def pack_pairs(z: np.ndarray, codes: np.ndarray, dtype: str, signs: np.ndarray |
 def _bfloat16_halves(u: np.ndarray, t: np.ndarray) -> None:
     """``t[0]`` = the codes of ``u[0]`` (bits, overwritten), ``t[1]`` = those of
     ``u[1]`` shifted to the high half."""
-    np.right_shift(u, 16, out=t)
-    t &= 1  # the lowest bit kept: ties go to even
-    u += t
-    u += 0x7FFF
-    np.right_shift(u[0], 16, out=t[0])
-    np.bitwise_and(u[1], HIGH, out=t[1])
+    np.right_shift(u, _16, t)
+    np.bitwise_and(t, _1, t)  # the lowest bit kept: ties go to even
+    np.add(u, t, u)
+    np.add(u, _BF16_BIAS, u)
+    np.right_shift(u[0], _16, t[0])
+    np.bitwise_and(u[1], HIGH, t[1])
 
 
 def _float16_halves(u: np.ndarray, t: np.ndarray) -> None:
     """As :func:`_bfloat16_halves`, for float16 (``u`` becomes the magnitudes)."""
     sign = scratch().get("narrow_sign", u.size, np.uint32).reshape(u.shape)
-    np.bitwise_and(u, SIGN, out=sign)
-    u ^= sign  # |x|
+    np.bitwise_and(u, SIGN, sign)
+    np.bitwise_xor(u, sign, u)  # |x|
     _float16_magnitude(u.reshape(-1), t.reshape(-1))
-    sign[0] >>= 16
-    t[0] |= sign[0]  # value 2j: sign at bit 15
-    t[1] <<= 16
-    t[1] |= sign[1]  # value 2j+1: sign already at bit 31
+    np.right_shift(sign[0], _16, sign[0])
+    np.bitwise_or(t[0], sign[0], t[0])  # value 2j: sign at bit 15
+    np.left_shift(t[1], _16, t[1])
+    np.bitwise_or(t[1], sign[1], t[1])  # value 2j+1: sign already at bit 31
 
 
 def _float16_signed(u: np.ndarray, signs: np.ndarray, t: np.ndarray) -> None:
@@ -178,30 +182,30 @@ def _float16_signed(u: np.ndarray, signs: np.ndarray, t: np.ndarray) -> None:
     moved to bits 15 and 31 of its word in one multiplication; a magnitude +0 is the
     value +0 and keeps no sign."""
     zeros = _float16_magnitude(u.reshape(-1), t.reshape(-1))
-    t[1] <<= 16
+    np.left_shift(t[1], _16, t[1])
     s = scratch().get("narrow_s", t.shape[1], np.uint32)
-    np.bitwise_and(signs, 3, out=s)
-    s *= 0x40008000  # bit 0 → 15, bit 1 → 31 (and stray copies at 16 and 30, masked)
-    s &= 0x80008000
+    np.bitwise_and(signs, _3, s)
+    np.multiply(s, _SIGN_SPREAD, s)  # bit 0 → 15, bit 1 → 31 (and stray copies at 16 and 30,
+    np.bitwise_and(s, _SIGN_BITS, s)  # masked)
     if zeros is not None and zeros.size:
         rows, cols = np.divmod(zeros, t.shape[1])
         # one row at a time: a pair may have both values zero (r = 0), and a fancy
         # in-place AND applies a repeated index once
         s[cols[rows == 0]] &= 0xFFFF7FFF
         s[cols[rows == 1]] &= 0x7FFFFFFF
-    t[0] |= s
+    np.bitwise_or(t[0], s, t[0])
 
 
 def _float16_magnitude(u: np.ndarray, t: np.ndarray) -> np.ndarray | None:
     """``t`` = the float16 bits of float32 magnitudes ``u`` (bits, ≤ 65504, or −0);
     returns where ``u`` is ±0 (None: nowhere)."""
-    np.right_shift(u, 13, out=t)
-    t &= 1  # the lowest bit kept: ties go to even
-    t += u
-    t += F16_REBIAS  # wraps modulo 2³² for the small values, which are replaced below
-    t >>= 13
+    np.right_shift(u, _13, t)
+    np.bitwise_and(t, _1, t)  # the lowest bit kept: ties go to even
+    np.add(t, u, t)
+    np.add(t, F16_REBIAS, t)  # wraps modulo 2³² for the small values, which are replaced below
+    np.right_shift(t, _13, t)
     small = scratch().get("narrow_small", u.size, np.bool_)
-    np.less(u.view(np.int32), F16_NORMAL, out=small)  # −0 is negative: small too
+    np.less(u.view(np.int32), _F16_NORMAL, small)  # −0 is negative: small too
     idx = np.flatnonzero(small)
     if not idx.size:
         return None
