@@ -104,10 +104,10 @@ def test_forked_workers_write_direct(tmp_path: Path, reference: str, monkeypatch
     """The default on Linux with 2+ threads: forked workers, each writing its chunks'
     interiors through the inherited O_DIRECT descriptor (logged to a file, since the
     counts stay in the children)."""
-    from initgen.generate import processes as procs
+    from initgen.threads import forkable
 
     out = tmp_path / "d.safetensors"
-    if not procs.available() or not direct_supported(out):
+    if not forkable() or not direct_supported(out):
         pytest.skip("no forked workers or no O_DIRECT here")
     log = os.open(tmp_path / "log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     real = os.pwrite

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import os
 import pickle
-import select
 import signal
 import struct
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,15 +22,10 @@ from typing import Any, TypeVar
 
 from .. import interrupt
 from ..errors import InitgenError
-from ..threads import fork
+from ..threads import fork, forkable, pickled_error, read_frames, send
 
 B = TypeVar("B")
 R = TypeVar("R")
-
-
-def forkable() -> bool:
-    """fork is safe enough here on Linux only (macOS frameworks object to it)."""
-    return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
 def run_batches(
@@ -117,26 +110,15 @@ def _child(fn: Callable[[Any], Any], batches: Sequence[Any], tasks: int, w: int)
     try:
         while len(token := os.read(tasks, 4)) == 4:
             (i,) = struct.unpack("<I", token)
-            _send(w, pickle.dumps((i, fn(batches[i])), protocol=pickle.HIGHEST_PROTOCOL))
+            send(w, pickle.dumps((i, fn(batches[i])), protocol=pickle.HIGHEST_PROTOCOL))
     except BaseException as e:
         code = 1
         try:
-            payload = pickle.dumps((-1, e))
-            pickle.loads(payload)
-        except Exception:
-            payload = pickle.dumps((-1, RuntimeError(f"{type(e).__name__}: {e}")))
-        try:
-            _send(w, payload)
+            send(w, pickle.dumps((-1, pickle.loads(pickled_error(e)))))
         except OSError:
             pass
     finally:
         os._exit(code)
-
-
-def _send(fd: int, payload: bytes) -> None:
-    data = memoryview(struct.pack("<Q", len(payload)) + payload)
-    while data:
-        data = data[os.write(fd, data) :]
 
 
 def _collect(
@@ -145,27 +127,14 @@ def _collect(
     batches: Sequence[Any],
     done: Callable[[Any], None] | None,
 ) -> None:
-    bufs = {fd: bytearray() for fd in children.values()}
-    while bufs:
-        ready, _, _ = select.select(list(bufs), [], [], 0.2)  # a timed wait lets signals in
-        interrupt.check()
-        for fd in ready:
-            data = os.read(fd, 1 << 20)
-            if not data:
-                del bufs[fd]
-                continue
-            buf = bufs[fd]
-            buf += data
-            while len(buf) >= 8:
-                (n,) = struct.unpack("<Q", buf[:8])
-                if len(buf) < 8 + n:
-                    break
-                i, result = pickle.loads(bytes(buf[8 : 8 + n]))
-                del buf[: 8 + n]
-                if i < 0:
-                    raise result
-                results[i] = result
-                if done:
-                    done(batches[i])
+    def frame(fd: int, payload: bytes) -> None:
+        i, result = pickle.loads(payload)
+        if i < 0:
+            raise result
+        results[i] = result
+        if done:
+            done(batches[i])
+
+    read_frames(children.values(), frame)
     if len(results) < len(batches):
         raise InitgenError("a statistics worker process ended abnormally (killed? out of memory?)")

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import interrupt
 from ..plan import TensorPlan
-from ..threads import default_threads
+from ..threads import default_threads, forkable
 from . import processes as forked
 from .tasks import Added, Place, Sink, Task, make_chunk, task_list, work_list
 from .worker import run_worker, wait_all
@@ -56,7 +56,7 @@ def generate(
     threads = threads or default_threads()
     if ordered:
         _generate_ordered(tensors, seed, sink, threads, progress, file_order, raw)
-    elif processes and threads > 1 and forked.available():
+    elif processes and threads > 1 and forkable():
         forked.run(work_list(tensors), seed, sink, threads, progress, place, raw)
     else:
         _generate_unordered(tensors, seed, sink, threads, progress, place, raw)

@@ -18,22 +18,14 @@ from __future__ import annotations
 
 import os
 import pickle
-import select
 import signal
 import struct
-import sys
 from collections.abc import Callable
 from typing import Any
 
-from .. import interrupt
 from ..errors import OutputError
-from ..threads import fork
+from ..threads import fork, pickled_error, read_frames, send
 from .worker import run_worker
-
-
-def available() -> bool:
-    """fork is safe enough here on Linux only (macOS frameworks object to it)."""
-    return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
 def run(
@@ -98,16 +90,11 @@ def _child(
     code = 0
     try:
         # the worker's writer thread writes and reports each chunk while the next is made
-        progress = lambda nbytes: _send(w, b"P", struct.pack("<Q", nbytes))
+        progress = lambda nbytes: send(w, b"P" + struct.pack("<Q", nbytes))
         run_worker(next_task, seed, sink, progress, place, raw)
     except BaseException as e:
         try:
-            payload = pickle.dumps(e)
-            pickle.loads(payload)
-        except Exception:
-            payload = pickle.dumps(RuntimeError(f"{type(e).__name__}: {e}"))
-        try:
-            _send(w, b"E", payload)
+            send(w, b"E" + pickled_error(e))
         except OSError:
             pass
         code = 1
@@ -115,47 +102,33 @@ def _child(
         os._exit(code)
 
 
-def _send(fd: int, kind: bytes, payload: bytes) -> None:
-    data = memoryview(kind + struct.pack("<Q", len(payload)) + payload)
-    while data:
-        data = data[os.write(fd, data) :]
-
-
 def _collect(children: dict[int, int], progress: Callable[[int], None] | None) -> BaseException | None:
-    """Read every worker's reports until all pipes close; the first error, if any."""
-    bufs = {fd: bytearray() for fd in children.values()}
+    """Read every worker's reports until all pipes close; the first error, if any.
+    A report is a frame: ``P`` and the bytes just written, or ``E`` and an error."""
     pids = {fd: pid for pid, fd in children.items()}
     error: BaseException | None = None
-    while bufs:
-        ready, _, _ = select.select(list(bufs), [], [], 0.2)  # a timed wait lets signals in
-        interrupt.check()
-        for fd in ready:
-            data = os.read(fd, 1 << 16)
-            if not data:
-                del bufs[fd]
-                # A worker killed from outside (the OOM killer) may die holding the task
-                # lock, and the others would wait on it forever: stop them all.
-                _, status = os.waitpid(pids[fd], 0)  # its pipe closed: it is exiting
-                if os.WIFSIGNALED(status) and error is None:
-                    error = OutputError(
-                        f"a worker process ended abnormally ({_describe(status)}); no output was written"
-                    )
-                    _stop_others(children)
-                continue
-            buf = bufs[fd]
-            buf += data
-            while len(buf) >= 9:
-                (n,) = struct.unpack("<Q", buf[1:9])
-                if len(buf) < 9 + n:
-                    break
-                kind, payload = bytes(buf[:1]), bytes(buf[9 : 9 + n])
-                del buf[: 9 + n]
-                if kind == b"P":
-                    if progress:
-                        progress(struct.unpack("<Q", payload)[0])
-                elif error is None:
-                    error = pickle.loads(payload)
-                    _stop_others(children)
+
+    def frame(fd: int, payload: bytes) -> None:
+        nonlocal error
+        if payload[:1] == b"P":
+            if progress:
+                progress(struct.unpack("<Q", payload[1:])[0])
+        elif error is None:
+            error = pickle.loads(payload[1:])
+            _stop_others(children)
+
+    def closed(fd: int) -> None:
+        nonlocal error
+        # A worker killed from outside (the OOM killer) may die holding the task
+        # lock, and the others would wait on it forever: stop them all.
+        _, status = os.waitpid(pids[fd], 0)  # its pipe closed: it is exiting
+        if os.WIFSIGNALED(status) and error is None:
+            error = OutputError(
+                f"a worker process ended abnormally ({_describe(status)}); no output was written"
+            )
+            _stop_others(children)
+
+    read_frames(children.values(), frame, closed)
     return error
 
 
