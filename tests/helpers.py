@@ -282,3 +282,16 @@ class S3Bucket:
         """Keys with an unfinished multipart upload."""
         out = self.fs.call_s3("list_multipart_uploads", Bucket=self.name)  # type: ignore[attr-defined]
         return [u["Key"] for u in out.get("Uploads", [])]
+
+
+# --- 16-bit rounding ----------------------------------------------------------------
+
+
+def library_codes(x: np.ndarray, dtype: str) -> np.ndarray:
+    """``x`` rounded to ``dtype`` ("bfloat16" by ml_dtypes, "float16" by NumPy), as
+    uint16 codes: the bits initgen's own rounding must give."""
+    import ml_dtypes
+
+    lib = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.float16
+    with np.errstate(over="ignore", invalid="ignore"):
+        return x.astype(lib).view(np.uint16)

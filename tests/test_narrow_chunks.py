@@ -5,11 +5,10 @@ the float32 chunk with ml_dtypes / NumPy gives."""
 
 from __future__ import annotations
 
-import ml_dtypes
 import numpy as np
 import pytest
 
-from helpers import sample_chunk
+from helpers import library_codes, sample_chunk
 from initgen.generate import boxmuller, narrow
 from initgen.generate.exactmath import PLACE, Scratch
 from initgen.generate.sampling import CHUNK, WORK_BLOCK, chunk_stream
@@ -17,7 +16,7 @@ from initgen.generate.tasks import make_chunk, zero_row
 from initgen.plan import TensorPlan
 from initgen.schemes.dists import constant, normal, truncated, uniform
 
-LIBRARY = {"bfloat16": ml_dtypes.bfloat16, "float16": np.float16}
+LIBRARY = narrow.NARROW  # rounded by ml_dtypes and NumPy: helpers.library_codes
 DISTS = {
     "normal 0, 0.02 (signs apart)": normal(0.0, 0.02),
     "normal 0.5, 0.02 (pairs)": normal(0.5, 0.02),
@@ -40,8 +39,7 @@ def expected(t: TensorPlan, chunk: int, count: int) -> bytes:
     f32 = sample_chunk(t.dist.kind, t.dist.params, 7, t.name, chunk, count, np.dtype(np.float32))
     if "zero_row" in t.dist.params:
         zero_row(f32, int(t.dist.params["zero_row"]), t.shape, chunk * CHUNK)
-    with np.errstate(over="ignore", invalid="ignore"):
-        return f32.astype(LIBRARY[t.dtype]).tobytes()
+    return library_codes(f32, t.dtype).tobytes()
 
 
 @pytest.mark.parametrize("dtype", sorted(LIBRARY))
@@ -130,7 +128,7 @@ def test_pairs_of_every_kind_of_in_range_value_pack_as_the_library_does(dtype):
     mag = bits.view(np.float32).reshape(2, -1)
     sign_rows = np.stack([signs & 1, signs & 2]) != 0
     values = np.where(mag == 0, np.float32(0), np.where(sign_rows, -mag, mag))
-    want = values.T.reshape(-1).astype(LIBRARY[dtype]).view(np.uint16)
+    want = library_codes(values.T.reshape(-1), dtype)
     for n in (bits.size, bits.size - 1):
         codes = np.empty(n, dtype=np.uint16)
         narrow.pack_pairs(values.copy(), codes, dtype)
