@@ -17,7 +17,8 @@ _U64 = np.uint64
 _SHIFT_ANGLE, _SHIFT_U1 = const(16, np.uint64), const(24, np.uint64)  # bits 16..39, then 40..63
 _FIELD = const(0xFFFFFF, np.uint32)
 _UNIT, _HALF = const(2.0**-24, np.float32), const(0.5, np.float32)
-_TOP32, _ONE32 = const(31, np.uint32), const(1, np.uint32)
+_TOP32, _ONE32 = const(31, np.uint32), const(1, np.uint32)  # sign bits
+_TOP64, _ONE64 = const(63, np.uint64), const(1, np.uint64)
 
 
 def _magnitudes(bg: np.random.PCG64, pairs: int, c: Consts, S: Scratch) -> tuple[np.ndarray, np.ndarray]:
@@ -69,9 +70,7 @@ def _magnitudes(bg: np.random.PCG64, pairs: int, c: Consts, S: Scratch) -> tuple
 def _normal_pairs(bg: np.random.PCG64, pairs: int, c: Consts, S: Scratch) -> np.ndarray:
     """Box-Muller: a (2, pairs) array of standard normal values, z[0] and z[1] of each pair."""
     z, low = _magnitudes(bg, pairs, c, S)
-    utype, top, one = (
-        (np.uint64, const(63, np.uint64), const(1, np.uint64)) if c.is64 else (np.uint32, _TOP32, _ONE32)
-    )
+    utype, top, one = (np.uint64, _TOP64, _ONE64) if c.is64 else (np.uint32, _TOP32, _ONE32)
     zi: np.ndarray = z.view(utype)
     sb = S.get("nrm_sb", pairs, utype)
     np.left_shift(low, top, sb)  # bit 0 → sign of z[0]
