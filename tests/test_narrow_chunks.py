@@ -23,6 +23,7 @@ DISTS = {
     "normal -0.0, 1 (pairs: -0 + -0 is -0)": normal(-0.0, 1.0),
     "normal 0, 1e-6 (float16 subnormals)": normal(0.0, 1e-6),
     "normal 0, 1e-40 (float32 subnormals)": normal(0.0, 1e-40),
+    "normal 0, 1e-27 (bfloat16 split: smallest std)": normal(0.0, 1e-27),
     "normal 0, 3e4 (float16 overflows: the library)": normal(0.0, 3e4),
     "normal 1e30, 1e29 (bfloat16 only in range)": normal(1e30, 1e29),
     "uniform": uniform(-0.3, 0.1),
@@ -95,7 +96,7 @@ def edge_words() -> np.ndarray:
     return np.concatenate([np.array(words, dtype=np.uint64), rest])
 
 
-@pytest.mark.parametrize("std", [0.02, 1.0, 3e-8])
+@pytest.mark.parametrize("std", [0.02, 1.0, 3e-8, 1e-27])
 def test_magnitudes_and_signs_give_the_signed_values(std):
     """z·std + 0 from whole pairs equals the magnitudes with their signs put back;
     where the value is ±0 it is +0, and its code carries no sign."""
@@ -106,8 +107,9 @@ def test_magnitudes_and_signs_give_the_signed_values(std):
     assert signed.tobytes() == z.tobytes()
     assert (z == 0).any() and not np.signbit(z[z == 0]).any()  # the edges were reached
     codes = np.empty(n, dtype=np.uint16)
-    narrow.pack_pairs(mag.copy(), codes, "float16", signs)
-    assert np.array_equal(codes, z.T.reshape(-1).astype(np.float16).view(np.uint16))
+    for dtype in narrow.NARROW:
+        narrow.pack_pairs(mag.copy(), codes, dtype, signs)
+        assert np.array_equal(codes, library_codes(z.T.reshape(-1), dtype))
 
 
 @pytest.mark.parametrize("dtype", sorted(LIBRARY))
@@ -129,13 +131,31 @@ def test_pairs_of_every_kind_of_in_range_value_pack_as_the_library_does(dtype):
     sign_rows = np.stack([signs & 1, signs & 2]) != 0
     values = np.where(mag == 0, np.float32(0), np.where(sign_rows, -mag, mag))
     want = library_codes(values.T.reshape(-1), dtype)
+    # bfloat16 takes magnitudes that are normal or 0 (signs_apart), float16 any
+    apart = (bits < 1 << 23) & (bits != 0) if dtype == "bfloat16" else np.zeros(bits.size, bool)
     for n in (bits.size, bits.size - 1):
         codes = np.empty(n, dtype=np.uint16)
         narrow.pack_pairs(values.copy(), codes, dtype)
         assert np.array_equal(codes, want[:n])
-        if dtype == "float16":
-            narrow.pack_pairs(mag.copy(), codes, dtype, signs)
-            assert np.array_equal(codes, want[:n])
+        narrow.pack_pairs(np.where(apart.reshape(2, -1), 1, mag), codes, dtype, signs)
+        ok = ~apart.reshape(2, -1).T.reshape(-1)[:n]
+        assert np.array_equal(codes[ok], want[:n][ok])
+
+
+def test_the_bfloat16_split_rounds_every_normal_float32_as_the_library_does():
+    """Every mantissa at the smallest normal exponent, at 1 and at the largest the
+    split is used for (the split is the same at every exponent in between: scaling by
+    a power of two changes no rounding while nothing is subnormal or infinite), and
+    +0 and −0 (to +0)."""
+    mant = np.arange(1 << 23, dtype=np.uint32)
+    top = int(np.float32(narrow.BF16_SPLIT_STD[1] * narrow.NORMAL_REACH).view(np.uint32)) >> 23
+    bits = np.concatenate([(np.uint32(e << 23) | mant) for e in (1, 127, top)] + [np.uint32([0, 1 << 31])])
+    y = bits.view(np.float32).reshape(2, -1)
+    codes = np.empty(bits.size, dtype=np.uint16)
+    narrow.pack_pairs(y.copy(), codes, "bfloat16", np.zeros(y.shape[1], np.uint32))
+    want = library_codes(np.abs(y).T.reshape(-1), "bfloat16")
+    want[np.abs(y).T.reshape(-1) == 0] = 0
+    assert np.array_equal(codes, want)
 
 
 def test_only_values_that_stay_in_range_skip_the_checks():
@@ -147,9 +167,15 @@ def test_only_values_that_stay_in_range_skip_the_checks():
     assert not narrow.in_range("uniform", {"low": -1e39, "high": 1e39}, "bfloat16")
     assert narrow.in_range("truncated_normal", {"mean": 0.0, "std": 1e6, "a": -2.0, "b": 2.0}, "float16")
     assert not narrow.in_range("uniform", {"low": -7e4, "high": 0.0}, "float16")
-    assert narrow.signs_apart({"mean": 0.0, "std": 0.02})
-    assert not narrow.signs_apart({"mean": -0.0, "std": 0.02})
-    assert not narrow.signs_apart({"mean": 0.1, "std": 0.02})
+    for dtype in narrow.NARROW:
+        assert narrow.signs_apart({"mean": 0.0, "std": 0.02}, dtype)
+        assert not narrow.signs_apart({"mean": -0.0, "std": 0.02}, dtype)
+        assert not narrow.signs_apart({"mean": 0.1, "std": 0.02}, dtype)
+        assert not narrow.signs_apart({"mean": 0.0, "std": -0.02}, dtype)
+    # bfloat16's split needs every nonzero magnitude normal and far from overflow
+    assert narrow.signs_apart({"mean": 0.0, "std": 1e-40}, "float16")
+    assert not narrow.signs_apart({"mean": 0.0, "std": 1e-40}, "bfloat16")
+    assert not narrow.signs_apart({"mean": 0.0, "std": 1e33}, "bfloat16")
 
 
 def test_scratch_gives_one_buffer_per_key_and_dtype_however_the_dtype_is_spelled():
@@ -178,3 +204,20 @@ def test_the_normal_sampler_reaches_no_further_than_narrow_assumes():
     sin_max = float(sin_quarter_into(np.concatenate([x, np.float32(1) - x]), F32, Scratch()).max())
     assert 5.88 < r_max < 5.89 and 1.0 <= sin_max <= 1.0 + 2.0**-22
     assert r_max * sin_max * (1 + 2.0**-22) < narrow.NORMAL_REACH
+
+
+def test_the_normal_sampler_has_no_nonzero_value_nearer_zero_than_narrow_assumes():
+    """bfloat16's split needs every nonzero |z|·std normal: |z| ≥ NORMAL_FLOOR over
+    every one of the 2²⁴ values of u1 (r) and of the angle (the sine)."""
+    from initgen.generate.exactmath import F32, log_into, sin_quarter_into
+
+    k = np.arange(1 << 24, dtype=np.int32)
+    r = log_into((k.astype(np.float32) + np.float32(0.5)) * np.float32(2.0**-24), F32, Scratch())
+    r = np.sqrt(r * np.float32(-2))
+    x = k.astype(np.float32) * np.float32(2.0**-24)
+    sines = sin_quarter_into(np.concatenate([x, np.float32(1) - x]), F32, Scratch())
+    r_min, sin_min = float(r[r != 0].min()), float(sines[sines != 0].min())
+    assert (r == 0).sum() == 1 and (sines == 0).sum() == 1  # u1 = 1 and angle 0: z = ±0
+    assert r_min * sin_min * (1 - 2.0**-22) > narrow.NORMAL_FLOOR
+    assert narrow.BF16_SPLIT_STD[0] * narrow.NORMAL_FLOOR * (1 - 2.0**-22) >= 2.0**-126
+    assert narrow.BF16_SPLIT_STD[1] * narrow.NORMAL_REACH * (2**16 + 1) < np.finfo(np.float32).max

@@ -116,3 +116,15 @@ def normal_magnitudes(bg: np.random.PCG64, n: int, std: float) -> tuple[np.ndarr
     z, low = _magnitudes(bg, (n + 1) // 2, c, scratch())
     np.multiply(z, const(std, c.dt), z)
     return z, low
+
+
+def spare(pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two of the sampler's float32 working buffers, free once a block's values are
+    made and still in cache: the angles' (2, ``pairs``) and a ``pairs`` row, as
+    uint32. Packing them into codes there instead of in buffers of its own keeps a
+    block's working set smaller (measured: about 2 % of a bfloat16 block's time)."""
+    S = scratch()
+    return (
+        S.get("nrm_t", 2 * pairs, np.float32).view(np.uint32).reshape(2, pairs),
+        S.get("nrm_k", pairs, np.uint32),
+    )

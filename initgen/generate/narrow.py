@@ -16,8 +16,9 @@ overwrite) and write 16-bit codes straight into the output:
 
 Normal values come as Box-Muller pairs (``boxmuller.normal_pairs``): :func:`pack_pairs`
 rounds both rows and writes each pair as one 32-bit word of two codes, so the
-interleaving costs nothing (for float16 with mean 0, as magnitudes and sign bits:
-:func:`signs_apart`). It skips the NaN and range checks, so it is only for values
+interleaving costs nothing (with mean +0, as magnitudes and sign bits:
+:func:`signs_apart`; bfloat16 magnitudes are rounded by Veltkamp's split, three
+float32 operations). It skips the NaN and range checks, so it is only for values
 :func:`in_range` vouches for.
 
 ``tests/test_narrow.py`` checks every result against ml_dtypes and NumPy, including
@@ -32,6 +33,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..dtypes import np_dtype
+from .boxmuller import spare
 from .exactmath import const, scratch
 
 BLOCK = 1 << 17  # values per block: one piece of the samplers (sampling.WORK_BLOCK), fewer calls
@@ -42,6 +44,11 @@ HALF_BITS = np.uint32(0x3F000000)  # the bits of 0.5
 
 
 NARROW = ("bfloat16", "float16")
+# the smallest nonzero |z| of the normal sampler is r(u1 = 1 − 2⁻²³)·sin(π/2·2⁻²⁴)
+# ≈ 4.6e-11 (r = 0 gives z = ±0): with std ≥ 1e-27 every nonzero |z|·std is a normal
+# float32 (≥ 2⁻¹²⁶); with std ≤ 1e32, |z|·std·(2¹⁶ + 1) stays finite.
+NORMAL_FLOOR = 4e-11
+BF16_SPLIT_STD = (1e-27, 1e32)
 # |z| of the normal sampler: r ≤ 5.8871 (u1 ≥ 2⁻²⁵) and the sine polynomial ≤ 1 + 2⁻²³
 # (every one of the 2²⁴ values of each checked), so |z| < 5.89.
 NORMAL_REACH = 6.0
@@ -52,6 +59,7 @@ _1, _3, _13, _16 = (const(v, np.uint32) for v in (1, 3, 13, 16))
 _BF16_BIAS = const(0x7FFF, np.uint32)
 _SIGN_SPREAD, _SIGN_BITS = const(0x40008000, np.uint32), const(0x80008000, np.uint32)
 _F16_NORMAL = const(F16_NORMAL, np.int32)
+_SPLIT16 = const(2**16 + 1, np.float32)
 
 
 def in_range(kind: str, params: Mapping[str, float], dtype: str) -> bool:
@@ -118,18 +126,23 @@ def _float16(x: np.ndarray, o: np.ndarray, checked: bool) -> bool:
     return True
 
 
-def signs_apart(params: Mapping[str, float]) -> bool:
-    """Whether normal values with ``params`` may come as magnitudes and sign bits
-    (``boxmuller.normal_magnitudes``): mean +0 and std > 0. float16 takes them so:
-    its rounding works on magnitudes anyway, and putting the signs back costs less
-    than taking them off. bfloat16 rounds signed values as they are."""
-    return params["mean"] == 0 and math.copysign(1.0, params["mean"]) > 0 and params["std"] > 0
+def signs_apart(params: Mapping[str, float], dtype: str) -> bool:
+    """Whether normal values with ``params`` come as magnitudes and sign bits
+    (``boxmuller.normal_magnitudes``) for ``dtype``: mean +0 and std > 0. Putting
+    the signs back into the packed codes costs less than taking them off the floats
+    and their rounding works on magnitudes anyway. bfloat16 rounds them by
+    Veltkamp's split (:func:`_bfloat16_signed`), exact for normal float32 well below
+    float32's maximum: every nonzero magnitude |z|·std must be one (``std`` between
+    :data:`BF16_SPLIT_STD`'s bounds); other values go as signed pairs."""
+    if not (params["mean"] == 0 and math.copysign(1.0, params["mean"]) > 0 and params["std"] > 0):
+        return False
+    return dtype == "float16" or BF16_SPLIT_STD[0] <= params["std"] <= BF16_SPLIT_STD[1]
 
 
 def pack_pairs(z: np.ndarray, codes: np.ndarray, dtype: str, signs: np.ndarray | None = None) -> None:
     """``codes[:]`` (uint16, ``n`` ≤ 2·pairs values) = the values of ``z`` (float32
     pairs as ``boxmuller.normal_pairs`` makes them, overwritten) rounded to ``dtype``,
-    in value order. With ``signs`` (float16 only), ``z`` are magnitudes and ``signs``
+    in value order. With ``signs``, ``z`` are magnitudes and ``signs``
     their sign bits, as ``boxmuller.normal_magnitudes`` gives them. Only for values
     :func:`in_range` vouches for.
 
@@ -140,9 +153,9 @@ def pack_pairs(z: np.ndarray, codes: np.ndarray, dtype: str, signs: np.ndarray |
     n, pairs = codes.size, z.shape[1]
     u = z.view(np.uint32)
     S = scratch()
-    t = S.get("narrow_t", u.size, np.uint32).reshape(u.shape)
+    t = spare(pairs)[0]
     if signs is not None:
-        _float16_signed(u, signs, t)
+        (_float16_signed if dtype == "float16" else _bfloat16_signed)(u, signs, t)
     elif dtype == "bfloat16":
         _bfloat16_halves(u, t)
     else:
@@ -178,12 +191,33 @@ def _float16_halves(u: np.ndarray, t: np.ndarray) -> None:
 
 
 def _float16_signed(u: np.ndarray, signs: np.ndarray, t: np.ndarray) -> None:
-    """The float16 halves of magnitudes ``u`` (bits), then each pair's two sign bits
-    moved to bits 15 and 31 of its word in one multiplication; a magnitude +0 is the
-    value +0 and keeps no sign."""
+    """The float16 halves of magnitudes ``u`` (bits) with each pair's sign bits; a
+    magnitude +0 is the value +0 and keeps no sign."""
     zeros = _float16_magnitude(u.reshape(-1), t.reshape(-1))
     np.left_shift(t[1], _16, t[1])
-    s = scratch().get("narrow_s", t.shape[1], np.uint32)
+    _put_signs(t, signs, zeros)
+
+
+def _bfloat16_signed(u: np.ndarray, signs: np.ndarray, t: np.ndarray) -> None:
+    """As :func:`_float16_signed`, for bfloat16: Veltkamp's split h = c + (y − c),
+    c = y·(2¹⁶ + 1), rounds a normal float32 y to its top 16 bits, to nearest even
+    (checked for every one), one operation fewer than the integer rounding, and
+    leaves the low half of h zero: row 1's bits are its high half as they are. For
+    y = ±0 it gives +0."""
+    y, h = u.view(np.float32), t.view(np.float32)
+    np.multiply(y, _SPLIT16, h)
+    np.subtract(y, h, y)
+    np.add(h, y, h)
+    np.right_shift(t[0], _16, t[0])
+    zeros = np.flatnonzero(t == 0) if int(t.min()) == 0 else None  # a magnitude is ≥ 2⁻¹²⁶ or 0
+    _put_signs(t, signs, zeros)
+
+
+def _put_signs(t: np.ndarray, signs: np.ndarray, zeros: np.ndarray | None) -> None:
+    """Each pair's two sign bits moved to bits 15 and 31 of its word in one
+    multiplication, except where the value (flat index in ``zeros``) is 0, and ORed
+    into ``t[0]``."""
+    s = spare(t.shape[1])[1]
     np.bitwise_and(signs, _3, s)
     np.multiply(s, _SIGN_SPREAD, s)  # bit 0 → 15, bit 1 → 31 (and stray copies at 16 and 30,
     np.bitwise_and(s, _SIGN_BITS, s)  # masked)

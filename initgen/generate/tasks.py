@@ -94,7 +94,7 @@ def narrow_chunk(t: TensorPlan, seed: int, chunk: int, codes: np.ndarray, buffer
     kind, p, count = t.dist.kind, t.dist.params, codes.size
     checked = in_range(kind, p, t.dtype)
     if kind == "normal" and checked:
-        apart = t.dtype == "float16" and signs_apart(p)  # magnitudes and sign bits
+        apart = signs_apart(p, t.dtype)  # magnitudes and sign bits
 
         def pack(z: np.ndarray, signs: np.ndarray | None, start: int, n: int) -> None:
             pack_pairs(z, codes[start : start + n], t.dtype, signs)
