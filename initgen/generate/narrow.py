@@ -86,9 +86,8 @@ def to_narrow(work: np.ndarray, codes: np.ndarray, dtype: str, checked: bool = F
     convert = _bfloat16 if dtype == "bfloat16" else _float16
     for s in range(0, work.size, BLOCK):
         x, o = work[s : s + BLOCK], codes[s : s + BLOCK]
-        if not convert(
-            x, o, checked
-        ):  # NaN (or for float16 Inf or overflow): the library's own bits, silently
+        # NaN (or for float16 Inf or overflow): the library's own bits, silently
+        if not convert(x, o, checked):
             with np.errstate(over="ignore", invalid="ignore"):
                 np.copyto(o.view(np_dtype(dtype)), x, casting="unsafe")
 
@@ -131,7 +130,7 @@ def signs_apart(params: Mapping[str, float], dtype: str) -> bool:
     (``boxmuller.normal_magnitudes``) for ``dtype``: mean +0 and std > 0. Putting
     the signs back into the packed codes costs less than taking them off the floats
     and their rounding works on magnitudes anyway. bfloat16 rounds them by
-    Veltkamp's split (:func:`_bfloat16_signed`), exact for normal float32 well below
+    Veltkamp's split (:func:`_bfloat16_unsigned`), exact for normal float32 well below
     float32's maximum: every nonzero magnitude |z|·std must be one (``std`` between
     :data:`BF16_SPLIT_STD`'s bounds); other values go as signed pairs."""
     if not (params["mean"] == 0 and math.copysign(1.0, params["mean"]) > 0 and params["std"] > 0):
@@ -153,9 +152,10 @@ def pack_pairs(z: np.ndarray, codes: np.ndarray, dtype: str, signs: np.ndarray |
     n, pairs = codes.size, z.shape[1]
     u = z.view(np.uint32)
     S = scratch()
-    t = spare(pairs)[0]
+    t, s = spare(pairs)
     if signs is not None:
-        (_float16_signed if dtype == "float16" else _bfloat16_signed)(u, signs, t)
+        zeros = (_float16_unsigned if dtype == "float16" else _bfloat16_unsigned)(u, t)
+        _put_signs(t, signs, zeros, s)
     elif dtype == "bfloat16":
         _bfloat16_halves(u, t)
     else:
@@ -190,16 +190,16 @@ def _float16_halves(u: np.ndarray, t: np.ndarray) -> None:
     np.bitwise_or(t[1], sign[1], t[1])  # value 2j+1: sign already at bit 31
 
 
-def _float16_signed(u: np.ndarray, signs: np.ndarray, t: np.ndarray) -> None:
-    """The float16 halves of magnitudes ``u`` (bits) with each pair's sign bits; a
-    magnitude +0 is the value +0 and keeps no sign."""
+def _float16_unsigned(u: np.ndarray, t: np.ndarray) -> np.ndarray | None:
+    """The float16 halves of magnitudes ``u`` (bits), without signs; returns where
+    ``u`` is ±0 (flat indices; None: nowhere)."""
     zeros = _float16_magnitude(u.reshape(-1), t.reshape(-1))
     np.left_shift(t[1], _16, t[1])
-    _put_signs(t, signs, zeros)
+    return zeros
 
 
-def _bfloat16_signed(u: np.ndarray, signs: np.ndarray, t: np.ndarray) -> None:
-    """As :func:`_float16_signed`, for bfloat16: Veltkamp's split h = c + (y − c),
+def _bfloat16_unsigned(u: np.ndarray, t: np.ndarray) -> np.ndarray | None:
+    """As :func:`_float16_unsigned`, for bfloat16: Veltkamp's split h = c + (y − c),
     c = y·(2¹⁶ + 1), rounds a normal float32 y to its top 16 bits, to nearest even
     (checked for every one), one operation fewer than the integer rounding, and
     leaves the low half of h zero: row 1's bits are its high half as they are. For
@@ -209,15 +209,13 @@ def _bfloat16_signed(u: np.ndarray, signs: np.ndarray, t: np.ndarray) -> None:
     np.subtract(y, h, y)
     np.add(h, y, h)
     np.right_shift(t[0], _16, t[0])
-    zeros = np.flatnonzero(t == 0) if int(t.min()) == 0 else None  # a magnitude is ≥ 2⁻¹²⁶ or 0
-    _put_signs(t, signs, zeros)
+    return np.flatnonzero(t == 0) if int(t.min()) == 0 else None  # a magnitude is ≥ 2⁻¹²⁶ or 0
 
 
-def _put_signs(t: np.ndarray, signs: np.ndarray, zeros: np.ndarray | None) -> None:
-    """Each pair's two sign bits moved to bits 15 and 31 of its word in one
-    multiplication, except where the value (flat index in ``zeros``) is 0, and ORed
-    into ``t[0]``."""
-    s = spare(t.shape[1])[1]
+def _put_signs(t: np.ndarray, signs: np.ndarray, zeros: np.ndarray | None, s: np.ndarray) -> None:
+    """Each pair's two sign bits moved to bits 15 and 31 of its word (in ``s``) in one
+    multiplication, except where the value (flat index in ``zeros``) is 0 (the
+    value +0 keeps no sign), and ORed into ``t[0]``."""
     np.bitwise_and(signs, _3, s)
     np.multiply(s, _SIGN_SPREAD, s)  # bit 0 → 15, bit 1 → 31 (and stray copies at 16 and 30,
     np.bitwise_and(s, _SIGN_BITS, s)  # masked)

@@ -87,9 +87,9 @@ def make_chunk(
 def narrow_chunk(t: TensorPlan, seed: int, chunk: int, codes: np.ndarray, buffers: Scratch | None) -> None:
     """Chunk ``chunk`` of element-wise tensor ``t`` (bfloat16 or float16) as codes.
 
-    Made in float32 a cache-sized piece at a time, each piece rounded by integer
-    operations straight into the output's bits while still in cache; normal pieces
-    stay in Box-Muller's pair layout until rounded (narrow.pack_pairs).
+    Made in float32 a cache-sized piece at a time, each piece rounded on its bits
+    straight into the output's while still in cache; normal pieces stay in
+    Box-Muller's pair layout until rounded (narrow.pack_pairs).
     """
     kind, p, count = t.dist.kind, t.dist.params, codes.size
     checked = in_range(kind, p, t.dtype)
