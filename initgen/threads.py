@@ -43,14 +43,14 @@ def send(fd: int, payload: bytes) -> None:
         data = data[os.write(fd, data) :]
 
 
-def pickled_error(e: BaseException) -> bytes:
-    """``e`` pickled, or a RuntimeError of its text where ``e`` does not round-trip."""
+def portable_error(e: BaseException) -> BaseException:
+    """``e`` where it survives pickling (to be sent to the parent), else a RuntimeError
+    of its text."""
     try:
-        payload = pickle.dumps(e)
-        pickle.loads(payload)
-        return payload
+        pickle.loads(pickle.dumps(e))
+        return e
     except Exception:
-        return pickle.dumps(RuntimeError(f"{type(e).__name__}: {e}"))
+        return RuntimeError(f"{type(e).__name__}: {e}")
 
 
 def read_frames(

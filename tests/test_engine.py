@@ -155,6 +155,17 @@ def test_an_error_in_a_worker_process_is_raised_in_the_caller():
         generate(TENSORS, 0, sink, threads=2, processes=True)
 
 
+def test_an_error_that_cannot_be_pickled_reaches_the_caller_as_its_text():
+    class Local(Exception):  # a class local to a function does not pickle
+        pass
+
+    def sink(t, start, values):
+        raise Local("the sink failed")
+
+    with pytest.raises(RuntimeError, match="Local: the sink failed"):
+        generate(TENSORS, 0, sink, threads=2, processes=True)
+
+
 def test_a_worker_killed_from_outside_stops_the_others(tmp_path):
     """A worker killed by a signal (the OOM killer) may die holding the task lock: the
     parent must notice its death and stop the others, not wait on them forever."""

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from .. import interrupt
 from ..errors import InitgenError
-from ..threads import fork, forkable, pickled_error, read_frames, send
+from ..threads import fork, forkable, portable_error, read_frames, send
 
 B = TypeVar("B")
 R = TypeVar("R")
@@ -114,7 +114,7 @@ def _child(fn: Callable[[Any], Any], batches: Sequence[Any], tasks: int, w: int)
     except BaseException as e:
         code = 1
         try:
-            send(w, pickle.dumps((-1, pickle.loads(pickled_error(e)))))
+            send(w, pickle.dumps((-1, portable_error(e))))
         except OSError:
             pass
     finally:

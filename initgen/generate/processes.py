@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import OutputError
-from ..threads import fork, pickled_error, read_frames, send
+from ..threads import fork, portable_error, read_frames, send
 from .worker import run_worker
 
 
@@ -94,7 +94,7 @@ def _child(
         run_worker(next_task, seed, sink, progress, place, raw)
     except BaseException as e:
         try:
-            send(w, b"E" + pickled_error(e))
+            send(w, b"E" + pickle.dumps(portable_error(e)))
         except OSError:
             pass
         code = 1
