@@ -3,6 +3,7 @@ called as promised; output dtypes rounded from the working precision."""
 
 from __future__ import annotations
 
+import os
 import threading
 import tracemalloc
 
@@ -163,6 +164,16 @@ def test_an_error_that_cannot_be_pickled_reaches_the_caller_as_its_text():
         raise Local("the sink failed")
 
     with pytest.raises(RuntimeError, match="Local: the sink failed"):
+        generate(TENSORS, 0, sink, threads=2, processes=True)
+
+
+def test_a_worker_that_exits_with_a_failure_unreported_fails_the_run():
+    from initgen.errors import OutputError
+
+    def sink(t, start, values):
+        os._exit(3)  # no error frame: its tasks were not all made
+
+    with pytest.raises(OutputError, match=r"ended abnormally \(exit status 3\)"):
         generate(TENSORS, 0, sink, threads=2, processes=True)
 
 

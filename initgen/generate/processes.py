@@ -120,9 +120,10 @@ def _collect(children: dict[int, int], progress: Callable[[int], None] | None) -
     def closed(fd: int) -> None:
         nonlocal error
         # A worker killed from outside (the OOM killer) may die holding the task
-        # lock, and the others would wait on it forever: stop them all.
+        # lock, and the others would wait on it forever: stop them all. One that
+        # exits with a failure and reported none has not made all its tasks either.
         _, status = os.waitpid(pids[fd], 0)  # its pipe closed: it is exiting
-        if os.WIFSIGNALED(status) and error is None:
+        if status != 0 and error is None:
             error = OutputError(
                 f"a worker process ended abnormally ({_describe(status)}); no output was written"
             )
