@@ -1,5 +1,5 @@
 """16-bit chunks (generate/tasks.narrow_chunk): made in float32 a piece at a time and
-rounded by integer operations, normal values still in Box-Muller's pair layout,
+rounded on their bits, normal values still in Box-Muller's pair layout,
 where they can as magnitudes and sign bits. Every path gives the bits that rounding
 the float32 chunk with ml_dtypes / NumPy gives."""
 
@@ -155,6 +155,24 @@ def test_the_bfloat16_split_rounds_every_normal_float32_as_the_library_does():
     narrow.pack_pairs(y.copy(), codes, "bfloat16", np.zeros(y.shape[1], np.uint32))
     want = library_codes(np.abs(y).T.reshape(-1), "bfloat16")
     want[np.abs(y).T.reshape(-1) == 0] = 0
+    assert np.array_equal(codes, want)
+
+
+def test_the_float16_floored_split_rounds_every_float32_as_numpy_does():
+    """Every mantissa at exponents where the split behaves differently: float32's
+    subnormals, the smallest magnitude that rounds up from 0 (2⁻²⁵), float16's
+    smallest normal 2⁻¹⁴ (where the floor 1 gives way to y·(2¹³ + 1)), the binade
+    above (the plain split, the same at every exponent up to the last) and the
+    last, up to 65504; and +0 and −0 (to +0)."""
+    mant = np.arange(1 << 23, dtype=np.uint32)
+    parts = [(np.uint32(e << 23) | mant) for e in (0, 102, 113, 114)]
+    parts.append(np.arange(142 << 23, narrow.F16_MAX_BITS + 1, dtype=np.uint32))
+    bits = np.concatenate([np.uint32([0, 1 << 31]), *parts])
+    bits = bits if bits.size % 2 == 0 else np.append(bits, np.float32(1).view(np.uint32))
+    y = bits.view(np.float32).reshape(2, -1)
+    codes = np.empty(bits.size, dtype=np.uint16)
+    narrow.pack_pairs(y.copy(), codes, "float16", np.zeros(y.shape[1], np.uint32))
+    want = library_codes(np.abs(y).T.reshape(-1), "float16")
     assert np.array_equal(codes, want)
 
 

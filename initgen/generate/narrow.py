@@ -1,5 +1,6 @@
-"""float32 → bfloat16 or float16, rounded to nearest even, by integer operations on
-the bits: the same bits as ml_dtypes' and NumPy's conversions, several times faster.
+"""float32 → bfloat16 or float16, rounded to nearest even by integer operations on
+the bits and exactly rounded float32 operations: the same bits as ml_dtypes' and
+NumPy's conversions, several times faster.
 
 Both work in cache-sized blocks on the float32 working buffer (which they
 overwrite) and write 16-bit codes straight into the output:
@@ -8,18 +9,18 @@ overwrite) and write 16-bit codes straight into the output:
   keep the top 16 bits (carries round up into the exponent: overflow gives ±Inf,
   as it should; subnormals round the same way). A block holding a NaN (its maximum
   is NaN) is converted by ml_dtypes instead (its quiet-NaN bits are its own).
-* float16: for |x| ≥ 2⁻¹⁴ rebias the exponent, add 0xFFF plus the lowest kept bit
-  and shift by 13; below, add 0.5 in float32 (rounding to nearest even, by the FPU,
-  at float16's subnormal step 2⁻²⁴) and subtract its bits, for those values only;
-  then the sign. A block holding NaN, ±Inf or a value beyond float16's range (the
-  largest |x| as bits, one integer maximum) is converted by NumPy.
+* float16: |x| is rounded on float16's grid by float32 operations (Veltkamp's
+  split with a floor, :func:`_float16_split`: subnormals included, none apart),
+  scaled by 2⁻¹¹², which makes its bits the code shifted by 13; then the sign. A
+  block holding NaN, ±Inf or a value beyond float16's range (the largest |x| as
+  bits, one integer maximum) is converted by NumPy.
 
 Normal values come as Box-Muller pairs (``boxmuller.normal_pairs``): :func:`pack_pairs`
 rounds both rows and writes each pair as one 32-bit word of two codes, so the
 interleaving costs nothing (with mean +0, as magnitudes and sign bits:
 :func:`signs_apart`; bfloat16 magnitudes are rounded by Veltkamp's split, three
-float32 operations). It skips the NaN and range checks, so it is only for values
-:func:`in_range` vouches for.
+float32 operations, float16's by the floored split). It skips the NaN and range
+checks, so it is only for values :func:`in_range` vouches for.
 
 ``tests/test_narrow.py`` checks every result against ml_dtypes and NumPy, including
 ties, subnormals, ±0, overflow, Inf and NaN.
@@ -38,9 +39,6 @@ from .exactmath import const, scratch
 
 BLOCK = 1 << 17  # values per block: one piece of the samplers (sampling.WORK_BLOCK), fewer calls
 F16_MAX_BITS = 0x477FE000  # 65504, float16's largest finite value, as float32 bits
-F16_REBIAS = const((((15 - 127) << 23) + 0xFFF) % (1 << 32), np.uint32)  # exponent 127 → 15, rounding bias
-F16_NORMAL = 113 << 23  # 2⁻¹⁴ as float32 bits: float16's smallest normal
-HALF_BITS = np.uint32(0x3F000000)  # the bits of 0.5
 
 
 NARROW = ("bfloat16", "float16")
@@ -58,8 +56,8 @@ SIGN, HIGH = const(0x80000000, np.uint32), const(0xFFFF0000, np.uint32)
 _1, _3, _13, _16 = (const(v, np.uint32) for v in (1, 3, 13, 16))
 _BF16_BIAS = const(0x7FFF, np.uint32)
 _SIGN_SPREAD, _SIGN_BITS = const(0x40008000, np.uint32), const(0x80008000, np.uint32)
-_F16_NORMAL = const(F16_NORMAL, np.int32)
-_SPLIT16 = const(2**16 + 1, np.float32)
+_SPLIT16, _SPLIT13 = const(2**16 + 1, np.float32), const(2**13 + 1, np.float32)
+_F16_SCALE = const(2.0**-112, np.float32)  # float16's exponent bias 15, float32's 127
 
 
 def in_range(kind: str, params: Mapping[str, float], dtype: str) -> bool:
@@ -119,7 +117,8 @@ def _float16(x: np.ndarray, o: np.ndarray, checked: bool) -> bool:
         sign <<= 16
         u |= sign  # x as it was
         return False
-    _float16_magnitude(u, t)
+    _float16_split(u, t)
+    np.right_shift(t, _13, t)
     t |= sign
     np.copyto(o, t, casting="unsafe")
     return True
@@ -183,19 +182,53 @@ def _float16_halves(u: np.ndarray, t: np.ndarray) -> None:
     sign = scratch().get("narrow_sign", u.size, np.uint32).reshape(u.shape)
     np.bitwise_and(u, SIGN, sign)
     np.bitwise_xor(u, sign, u)  # |x|
-    _float16_magnitude(u.reshape(-1), t.reshape(-1))
+    _float16_split(u, t)
+    np.right_shift(t[0], _13, t[0])
+    np.left_shift(t[1], _3, t[1])
     np.right_shift(sign[0], _16, sign[0])
     np.bitwise_or(t[0], sign[0], t[0])  # value 2j: sign at bit 15
-    np.left_shift(t[1], _16, t[1])
     np.bitwise_or(t[1], sign[1], t[1])  # value 2j+1: sign already at bit 31
 
 
 def _float16_unsigned(u: np.ndarray, t: np.ndarray) -> np.ndarray | None:
-    """The float16 halves of magnitudes ``u`` (bits), without signs; returns where
-    ``u`` is ±0 (flat indices; None: nowhere)."""
-    zeros = _float16_magnitude(u.reshape(-1), t.reshape(-1))
-    np.left_shift(t[1], _16, t[1])
+    """The float16 halves of magnitudes ``u`` (bits, ≤ 65504, or ±0; overwritten),
+    without signs; returns where ``u`` is ±0 (flat indices; None: nowhere)."""
+    zeros = np.flatnonzero(u.view(np.float32) == 0) if int(u.view(np.int32).min()) <= 0 else None
+    _float16_split(u, t)
+    np.right_shift(t[0], _13, t[0])
+    np.left_shift(t[1], _3, t[1])  # the high half
     return zeros
+
+
+def _float16_split(u: np.ndarray, t: np.ndarray) -> None:
+    """``t`` = the float16 codes of float32 magnitudes ``u`` (bits, ≤ 65504, or ±0;
+    overwritten), shifted left by 13 (``u`` and ``t`` of one shape).
+
+    Veltkamp's split with a floor: c = max(y·(2¹³ + 1), 1), h = c + (y − c) is y
+    rounded to nearest even on float16's grid, 11 bits but never finer than 2⁻²⁴
+    (below 2⁻¹³, c is 1, and y − 1 is rounded at 2⁻²⁴), which is where float16's
+    subnormals are: no value needs finding and fixing (checked for every float32
+    from 0 to 65504). h·2⁻¹¹² is exact and lines float32's exponent up with
+    float16's (float16's subnormals with float32's), so its bits are the code
+    shifted by 13. ±0 gives +0."""
+    y, h = u.view(np.float32), t.view(np.float32)
+    np.multiply(y, _SPLIT13, h)
+    np.maximum(h, _ones(h.shape[-1]), out=h)  # an array: far faster than a constant here
+    np.subtract(y, h, y)
+    np.add(h, y, h)
+    np.multiply(h, _F16_SCALE, h)
+
+
+_ONES = np.ones(0, np.float32)
+
+
+def _ones(n: int) -> np.ndarray:
+    """``n`` float32 ones (read only; shared, grown as needed)."""
+    global _ONES
+    if _ONES.size < n:
+        _ONES = np.ones(max(n, BLOCK // 2), np.float32)
+        _ONES.flags.writeable = False
+    return _ONES[:n]
 
 
 def _bfloat16_unsigned(u: np.ndarray, t: np.ndarray) -> np.ndarray | None:
@@ -226,22 +259,3 @@ def _put_signs(t: np.ndarray, signs: np.ndarray, zeros: np.ndarray | None, s: np
         s[cols[rows == 0]] &= 0xFFFF7FFF
         s[cols[rows == 1]] &= 0x7FFFFFFF
     np.bitwise_or(t[0], s, t[0])
-
-
-def _float16_magnitude(u: np.ndarray, t: np.ndarray) -> np.ndarray | None:
-    """``t`` = the float16 bits of float32 magnitudes ``u`` (bits, ≤ 65504, or −0);
-    returns where ``u`` is ±0 (None: nowhere)."""
-    np.right_shift(u, _13, t)
-    np.bitwise_and(t, _1, t)  # the lowest bit kept: ties go to even
-    np.add(t, u, t)
-    np.add(t, F16_REBIAS, t)  # wraps modulo 2³² for the small values, which are replaced below
-    np.right_shift(t, _13, t)
-    small = scratch().get("narrow_small", u.size, np.bool_)
-    np.less(u.view(np.int32), _F16_NORMAL, small)  # −0 is negative: small too
-    idx = np.flatnonzero(small)
-    if not idx.size:
-        return None
-    x = u[idx].view(np.float32)
-    f = x + np.float32(0.5)  # the FPU rounds at 2⁻²⁴; ±0 gives code 0
-    t[idx] = f.view(np.uint32) - HALF_BITS
-    return idx[x == 0]
