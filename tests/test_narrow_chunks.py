@@ -131,8 +131,10 @@ def test_pairs_of_every_kind_of_in_range_value_pack_as_the_library_does(dtype):
     sign_rows = np.stack([signs & 1, signs & 2]) != 0
     values = np.where(mag == 0, np.float32(0), np.where(sign_rows, -mag, mag))
     want = library_codes(values.T.reshape(-1), dtype)
-    # bfloat16 takes magnitudes that are normal or 0 (signs_apart), float16 any
+    # bfloat16 takes magnitudes that are normal or 0 (signs_apart), float16 any; both
+    # take a 0 only where the first of its pair is 0 too, as the sampler makes them
     apart = (bits < 1 << 23) & (bits != 0) if dtype == "bfloat16" else np.zeros(bits.size, bool)
+    apart.reshape(2, -1)[1] |= (bits.reshape(2, -1)[1] == 0) & (bits.reshape(2, -1)[0] != 0)
     for n in (bits.size, bits.size - 1):
         codes = np.empty(n, dtype=np.uint16)
         narrow.pack_pairs(values.copy(), codes, dtype)
@@ -148,7 +150,7 @@ def test_the_bfloat16_split_rounds_every_normal_float32_as_the_library_does():
     a power of two changes no rounding while nothing is subnormal or infinite), and
     +0 and −0 (to +0)."""
     mant = np.arange(1 << 23, dtype=np.uint32)
-    top = int(np.float32(narrow.BF16_SPLIT_STD[1] * narrow.NORMAL_REACH).view(np.uint32)) >> 23
+    top = int(np.float32(narrow.SPLIT_STD[1] * narrow.NORMAL_REACH).view(np.uint32)) >> 23
     bits = np.concatenate([(np.uint32(e << 23) | mant) for e in (1, 127, top)] + [np.uint32([0, 1 << 31])])
     y = bits.view(np.float32).reshape(2, -1)
     codes = np.empty(bits.size, dtype=np.uint16)
@@ -190,9 +192,9 @@ def test_only_values_that_stay_in_range_skip_the_checks():
         assert not narrow.signs_apart({"mean": -0.0, "std": 0.02}, dtype)
         assert not narrow.signs_apart({"mean": 0.1, "std": 0.02}, dtype)
         assert not narrow.signs_apart({"mean": 0.0, "std": -0.02}, dtype)
-    # bfloat16's split needs every nonzero magnitude normal and far from overflow
-    assert narrow.signs_apart({"mean": 0.0, "std": 1e-40}, "float16")
-    assert not narrow.signs_apart({"mean": 0.0, "std": 1e-40}, "bfloat16")
+        # every nonzero magnitude normal (none 0 but where the sampler's is) and
+        # (bfloat16's split) far from overflow
+        assert not narrow.signs_apart({"mean": 0.0, "std": 1e-40}, dtype)
     assert not narrow.signs_apart({"mean": 0.0, "std": 1e33}, "bfloat16")
 
 
@@ -237,5 +239,5 @@ def test_the_normal_sampler_has_no_nonzero_value_nearer_zero_than_narrow_assumes
     r_min, sin_min = float(r[r != 0].min()), float(sines[sines != 0].min())
     assert (r == 0).sum() == 1 and (sines == 0).sum() == 1  # u1 = 1 and angle 0: z = ±0
     assert r_min * sin_min * (1 - 2.0**-22) > narrow.NORMAL_FLOOR
-    assert narrow.BF16_SPLIT_STD[0] * narrow.NORMAL_FLOOR * (1 - 2.0**-22) >= 2.0**-126
-    assert narrow.BF16_SPLIT_STD[1] * narrow.NORMAL_REACH * (2**16 + 1) < np.finfo(np.float32).max
+    assert narrow.SPLIT_STD[0] * narrow.NORMAL_FLOOR * (1 - 2.0**-22) >= 2.0**-126
+    assert narrow.SPLIT_STD[1] * narrow.NORMAL_REACH * (2**16 + 1) < np.finfo(np.float32).max

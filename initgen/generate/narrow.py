@@ -46,7 +46,7 @@ NARROW = ("bfloat16", "float16")
 # ≈ 4.6e-11 (r = 0 gives z = ±0): with std ≥ 1e-27 every nonzero |z|·std is a normal
 # float32 (≥ 2⁻¹²⁶); with std ≤ 1e32, |z|·std·(2¹⁶ + 1) stays finite.
 NORMAL_FLOOR = 4e-11
-BF16_SPLIT_STD = (1e-27, 1e32)
+SPLIT_STD = (1e-27, 1e32)
 # |z| of the normal sampler: r ≤ 5.8871 (u1 ≥ 2⁻²⁵) and the sine polynomial ≤ 1 + 2⁻²³
 # (every one of the 2²⁴ values of each checked), so |z| < 5.89.
 NORMAL_REACH = 6.0
@@ -131,18 +131,22 @@ def signs_apart(params: Mapping[str, float], dtype: str) -> bool:
     and their rounding works on magnitudes anyway. bfloat16 rounds them by
     Veltkamp's split (:func:`_bfloat16_unsigned`), exact for normal float32 well below
     float32's maximum: every nonzero magnitude |z|·std must be one (``std`` between
-    :data:`BF16_SPLIT_STD`'s bounds); other values go as signed pairs."""
+    :data:`SPLIT_STD`'s bounds), which also makes a magnitude 0 only where the
+    sampler's is (:func:`pack_pairs` looks for them in the first row only); other
+    values go as signed pairs."""
     if not (params["mean"] == 0 and math.copysign(1.0, params["mean"]) > 0 and params["std"] > 0):
         return False
-    return dtype == "float16" or BF16_SPLIT_STD[0] <= params["std"] <= BF16_SPLIT_STD[1]
+    return SPLIT_STD[0] <= params["std"] <= SPLIT_STD[1]
 
 
 def pack_pairs(z: np.ndarray, codes: np.ndarray, dtype: str, signs: np.ndarray | None = None) -> None:
     """``codes[:]`` (uint16, ``n`` ≤ 2·pairs values) = the values of ``z`` (float32
     pairs as ``boxmuller.normal_pairs`` makes them, overwritten) rounded to ``dtype``,
     in value order. With ``signs``, ``z`` are magnitudes and ``signs``
-    their sign bits, as ``boxmuller.normal_magnitudes`` gives them. Only for values
-    :func:`in_range` vouches for.
+    their sign bits, as ``boxmuller.normal_magnitudes`` gives them: a magnitude is
+    ±0 only where the first of its pair is (r = 0 makes both 0, the angle 0 the
+    first), so only that row is looked at for zeros, which keep no sign. Only for
+    values :func:`in_range` vouches for.
 
     Each pair's two codes are made in a cache-resident scratch row each (value 2j
     in the low half of word j, value 2j+1 in the high half: little-endian) and the
@@ -192,8 +196,9 @@ def _float16_halves(u: np.ndarray, t: np.ndarray) -> None:
 
 def _float16_unsigned(u: np.ndarray, t: np.ndarray) -> np.ndarray | None:
     """The float16 halves of magnitudes ``u`` (bits, ≤ 65504, or ±0; overwritten),
-    without signs; returns where ``u`` is ±0 (flat indices; None: nowhere)."""
-    zeros = np.flatnonzero(u.view(np.float32) == 0) if int(u.view(np.int32).min()) <= 0 else None
+    without signs; returns where ``u`` is ±0 (flat indices; None: nowhere; both
+    rows are searched where the first holds a zero: see :func:`pack_pairs`)."""
+    zeros = np.flatnonzero(u.view(np.float32) == 0) if int(u[0].view(np.int32).min()) <= 0 else None
     _float16_split(u, t)
     np.right_shift(t[0], _13, t[0])
     np.left_shift(t[1], _3, t[1])  # the high half
@@ -242,7 +247,7 @@ def _bfloat16_unsigned(u: np.ndarray, t: np.ndarray) -> np.ndarray | None:
     np.subtract(y, h, y)
     np.add(h, y, h)
     np.right_shift(t[0], _16, t[0])
-    return np.flatnonzero(t == 0) if int(t.min()) == 0 else None  # a magnitude is ≥ 2⁻¹²⁶ or 0
+    return np.flatnonzero(t == 0) if int(t[0].min()) == 0 else None  # a magnitude is ≥ 2⁻¹²⁶ or 0
 
 
 def _put_signs(t: np.ndarray, signs: np.ndarray, zeros: np.ndarray | None, s: np.ndarray) -> None:
