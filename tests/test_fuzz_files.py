@@ -189,6 +189,14 @@ JSON_VALUES = st.recursive(
 )
 
 
+def _json_or_none(text: object) -> object:
+    """``text`` parsed, or None where an earlier edit left it no JSON text."""
+    try:
+        return json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
 @st.composite
 def header_edits(draw: st.DrawFn) -> bytes:
     """The data of the valid file under a header with one to three edits."""
@@ -231,11 +239,7 @@ def header_edits(draw: st.DrawFn) -> bytes:
         elif what == "plans":
             meta = header.setdefault("__metadata__", {})
             if isinstance(meta, dict):
-                plans = (
-                    json.loads(meta.get("initgen.tensors", "{}"))
-                    if isinstance(meta.get("initgen.tensors"), str)
-                    else {}
-                )
+                plans = _json_or_none(meta.get("initgen.tensors"))
                 if isinstance(plans, dict) and plans:
                     key = draw(st.sampled_from(sorted(plans)))
                     plan = plans[key]
