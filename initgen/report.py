@@ -128,23 +128,13 @@ def _row(t: Any, fmt: str, members: int | None = None) -> list[Any]:
         else f"{members} tensors"
     )
     if fmt == "csv":
-        return [
-            t.name,
-            shape,
-            t.dtype,
-            t.mean,
-            t.std,
-            t.min,
-            t.max,
-            *_pcts(t),
-            t.absmax,
-            t.zero_fraction,
-            t.nan + t.inf,
-            " ".join(map(str, t.hist["counts"])) if t.hist else None,
-            t.scheme,
-            t.expected_std,
-        ]
-    zeros = None if t.zero_fraction is None else f"{100 * t.zero_fraction:.3g}%"
+        zeros: Any = t.zero_fraction
+        nan_inf: Any = t.nan + t.inf
+        hist: Any = " ".join(map(str, t.hist["counts"])) if t.hist else None
+    else:
+        zeros = None if t.zero_fraction is None else f"{100 * t.zero_fraction:.3g}%"
+        nan_inf = f"{t.nan}/{t.inf}" if t.nan or t.inf else ""
+        hist = sparkline(t.hist)
     return [
         t.name,
         shape,
@@ -156,8 +146,8 @@ def _row(t: Any, fmt: str, members: int | None = None) -> list[Any]:
         *_pcts(t),
         t.absmax,
         zeros,
-        f"{t.nan}/{t.inf}" if t.nan or t.inf else "",
-        sparkline(t.hist),
+        nan_inf,
+        hist,
         t.scheme,
         t.expected_std,
     ]
