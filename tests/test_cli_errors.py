@@ -570,8 +570,8 @@ ROWS: dict[str, tuple[list[str], dict, int, str]] = {
         ["stats", "{d}/sd"],
         {"sd": None},
         1,
-        "error: {d}/sd: is a directory without a model.safetensors.index.json (give a "
-        "weight file, or the directory of a sharded checkpoint)\n",
+        "error: {d}/sd: is a directory without a model.safetensors or "
+        "model.safetensors.index.json (give a weight file, or a checkpoint directory)\n",
     ),
     "index not JSON": (
         ["stats", "{d}/m.safetensors.index.json"],

@@ -89,8 +89,9 @@ def test_stats_verify_and_diff_read_s3_like_local_files(cli, s3, tmp_path):
     make(cli, tmp_path / "w.safetensors")
     make(cli, s3.url("w.safetensors"))
     make(cli, s3.url("ckpt/"), "--max-shard-size", "6MB")
+    make(cli, s3.url("model/model.safetensors"))  # a model directory of one file
     local = json.loads(cli("stats", tmp_path / "w.safetensors", "--format", "json", "-q").output)
-    for url in (s3.url("w.safetensors"), s3.url("ckpt/")):
+    for url in (s3.url("w.safetensors"), s3.url("ckpt/"), s3.url("model/"), s3.url("model")):
         remote = json.loads(cli("stats", url, "--format", "json", "-q").output)
         assert remote["tensors"] == local["tensors"] and remote["totals"] == local["totals"]
         r = cli("verify", url, "-q")

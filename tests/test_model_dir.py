@@ -92,6 +92,33 @@ def test_shards_and_one_shard_alone(cli, tmp_path):
         assert (alone / p.name).read_bytes() == p.read_bytes(), p.name
 
 
+def test_stats_verify_and_diff_read_a_model_directory_of_one_file(cli, tmp_path):
+    out = tmp_path / "out"
+    assert cli("make", config_dir(tmp_path), "-o", out, "-q").exit_code == 0
+    assert (out / "model.safetensors").is_file() and not (out / "model.safetensors.index.json").exists()
+    by_dir = json.loads(cli("stats", out, "--format", "json", "-q").output)
+    by_file = json.loads(cli("stats", out / "model.safetensors", "--format", "json", "-q").output)
+    assert by_dir["tensors"] == by_file["tensors"] and len(by_dir["tensors"]) > 1
+    r = cli("verify", out, "-q")
+    assert r.exit_code == 0 and "ok: " in r.output, r.output
+    r = cli("diff", out, out / "model.safetensors")
+    assert r.exit_code == 0, r.output
+
+
+def test_a_directory_with_both_layouts_is_read_as_transformers_loads_it(cli, tmp_path):
+    """model.safetensors first, as from_pretrained looks for it before the index."""
+    src = config_dir(tmp_path)
+    one, both = tmp_path / "one", tmp_path / "both"
+    assert cli("make", src, "-o", one, "-q").exit_code == 0
+    assert cli("make", src, "-o", both, "--max-shard-size", "100kB", "--seed", "1", "-q").exit_code == 0
+    (both / "model.safetensors").write_bytes((one / "model.safetensors").read_bytes())
+
+    def stats(path: Path) -> list:
+        return json.loads(cli("stats", path, "--format", "json", "-q").output)["tensors"]
+
+    assert stats(both) == stats(one) != stats(both / "model.safetensors.index.json")
+
+
 def test_the_config_dtype_and_the_dtype_option(cli, tmp_path):
     src = config_dir(tmp_path, "llama-bf16-untied")
     assert cli("make", src, "-o", tmp_path / "a", "-q").exit_code == 0

@@ -169,8 +169,8 @@ def corrupt(tmp_path, kind: str):
         d.mkdir()
         save_file({"w": np.ones(2, np.float32)}, str(d / "model-00001-of-00002.safetensors"))
         return d, (
-            "is a directory without a model.safetensors.index.json (give a weight file, "
-            "or the directory of a sharded checkpoint)"
+            "is a directory without a model.safetensors or model.safetensors.index.json "
+            "(give a weight file, or a checkpoint directory)"
         )
     if kind == "zip archive":
         import zipfile

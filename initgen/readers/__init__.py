@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..checkpoint import SINGLE_NAME
 from ..errors import FileFormatError
 from ..paths import PathLike
 from ..storage import StorageOptions, is_url, protocol
@@ -22,10 +23,11 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
 def open_weights(path: PathLike, storage_options: StorageOptions | None = None) -> WeightFile:
-    """Open a safetensors file, an HDF5 file, or a sharded safetensors set (its
-    ``*.safetensors.index.json`` or the directory holding it), or a sharded Keras set
-    (its ``NAME.weights.json``), by content. A URL (``s3://…``, any fsspec protocol) is
-    read by range requests (:mod:`.remote`)."""
+    """Open a safetensors file, an HDF5 file, a sharded safetensors set (its
+    ``*.safetensors.index.json`` or the directory holding it), a model directory
+    holding ``model.safetensors`` (which is read first, as Transformers loads it), or
+    a sharded Keras set (its ``NAME.weights.json``), by content. A URL (``s3://…``,
+    any fsspec protocol) is read by range requests (:mod:`.remote`)."""
     if is_url(path):
         url = str(path)
         if protocol(url) != "file":
@@ -40,7 +42,9 @@ def open_weights(path: PathLike, storage_options: StorageOptions | None = None) 
         from .keras_sharded import open_keras_index
 
         return open_keras_index(path)
-    if path.is_dir() or path.name.endswith(".index.json"):
+    if path.is_dir() and (path / SINGLE_NAME).is_file():
+        path = path / SINGLE_NAME
+    elif path.is_dir() or path.name.endswith(".index.json"):
         return ShardedFile.open(path)
     with open(path, "rb") as f:
         magic = f.read(8)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checkpoint import INDEX_NAME
+from ..checkpoint import INDEX_NAME, SINGLE_NAME
 from ..errors import FileFormatError, InitgenError
 from ..storage import StorageOptions, is_store_error, open_store, store_error
 from .base import WeightFile
@@ -69,14 +69,16 @@ def open_remote(url: str, storage_options: StorageOptions | None = None) -> Weig
 
 def _open(fs: Any, url: str, path: str) -> WeightFile:
     base = url.rstrip("/")
-    if path.endswith(".index.json") or fs.isdir(path):
+    if not path.endswith(".index.json") and fs.isdir(path) and fs.exists(f"{path}/{SINGLE_NAME}"):
+        path, url = f"{path}/{SINGLE_NAME}", f"{base}/{SINGLE_NAME}"
+    elif path.endswith(".index.json") or fs.isdir(path):
         index, where = (path, base) if path.endswith(".index.json") else (f"{path}/{INDEX_NAME}", base)
         index_url = url if path.endswith(".index.json") else f"{base}/{INDEX_NAME}"
         parent, parent_url = index.rsplit("/", 1)[0], index_url.rsplit("/", 1)[0]
         if not fs.exists(index):
             raise FileFormatError(
-                f"{where}: is a directory without a {INDEX_NAME} "
-                "(give a weight file, or the directory of a sharded checkpoint)"
+                f"{where}: is a directory without a {SINGLE_NAME} or {INDEX_NAME} "
+                "(give a weight file, or a checkpoint directory)"
             )
 
         def shard_file(shard: str) -> SafetensorsFile | None:

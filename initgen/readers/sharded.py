@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import INDEX_NAME
+from ..checkpoint import INDEX_NAME, SINGLE_NAME
 from ..errors import FileFormatError
 from .base import TensorInfo, WeightFile
 from .safetensors import SafetensorsFile
@@ -32,8 +32,8 @@ def find_index(directory: Path) -> Path:
         return found[0]
     if not found:
         raise FileFormatError(
-            f"{directory}: is a directory without a {INDEX_NAME} "
-            "(give a weight file, or the directory of a sharded checkpoint)"
+            f"{directory}: is a directory without a {SINGLE_NAME} or {INDEX_NAME} "
+            "(give a weight file, or a checkpoint directory)"
         )
     names = ", ".join(p.name for p in found)
     raise FileFormatError(f"{directory}: has several indexes ({names}); give one of them")
