@@ -94,3 +94,14 @@ def all_of(words: Iterable[str]) -> str:
     """
     words = list(words)
     return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that is not printable (newlines, tabs, control
+    and invisible format characters) written as its escape, so that a message quoting
+    a user's key or value stays on one line and shows what was there.
+
+    >>> one_line("unknown key 'a\\nb'")
+    "unknown key 'a\\\\nb'"
+    """
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

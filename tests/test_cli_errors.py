@@ -694,6 +694,18 @@ def test_diff_exits_1_when_files_differ(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "1 only in A, 1 only in B" in r.output and r.stderr == ""
 
 
+def test_unprintable_characters_in_what_a_message_quotes_are_escaped(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_bytes(MLP + b'"a\\nb\\tc": 1\n')
+    (tmp_path / "w.safetensors").write_bytes(st({"x\ny": F32, "z\x01": F32}, b"\0" * 4))
+    for command, file, code, quoted in (
+        ("validate", "s.yaml", 2, "unknown key 'a\\nb\\tc' in the spec"),
+        ("stats", "w.safetensors", 1, "tensors 'x\\ny' and 'z\\x01' overlap"),
+    ):
+        r = CliRunner().invoke(main, [command, str(tmp_path / file)])
+        assert r.exit_code == code and r.stderr.count("\n") == 1, r.stderr
+        assert r.stderr.startswith("error: ") and quoted in r.stderr, r.stderr
+
+
 def shown(message: str) -> str:
     """The line a user reads, as docs/errors.md shows it (paths relative)."""
     return message.strip().splitlines()[-1].replace("{d}/", "")

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from .. import __version__, interrupt
-from ..errors import InitgenError
+from ..errors import InitgenError, one_line
 
 EXIT_INTERRUPTED = 130
 
@@ -65,7 +65,7 @@ class InitgenGroup(click.Group):
         except InitgenError as e:
             if interrupt.pending():
                 raise _stopped(interrupt.pending()) from None  # type: ignore[arg-type]
-            click.echo(f"error: {e}", err=True)
+            click.echo(f"error: {one_line(str(e))}", err=True)
             raise click.exceptions.Exit(e.exit_code) from None
         except Exception:
             if interrupt.pending():
