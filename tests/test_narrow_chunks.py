@@ -5,6 +5,12 @@ the float32 chunk with ml_dtypes / NumPy gives."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
+import platform
+import struct
+
 import numpy as np
 import pytest
 
@@ -176,6 +182,56 @@ def test_the_float16_floored_split_rounds_every_float32_as_numpy_does():
     narrow.pack_pairs(y.copy(), codes, "float16", np.zeros(y.shape[1], np.uint32))
     want = library_codes(np.abs(y).T.reshape(-1), "float16")
     assert np.array_equal(codes, want)
+
+
+def test_float16_codes_without_subnormal_arithmetic_are_those_of_the_scaling():
+    """Where a thread flushes subnormal results to zero, h·2⁻¹¹² is made by normal
+    arithmetic instead: the same bits for every float16 value h from 0 to 65504 and
+    for 2¹⁶ (Inf)."""
+    codes = np.arange(0x7C01, dtype=np.uint32)
+    h = codes.astype(np.uint16).view(np.float16).astype(np.float32)
+    h[-1] = 2.0**16  # Inf's code: the split gives 2¹⁶ for 65520 and up
+    narrow._float16_shift_flushed(h)
+    assert np.array_equal(h.view(np.uint32), codes << 13)
+
+
+@contextlib.contextmanager
+def flushing_subnormals():
+    """This thread's SSE unit set to flush subnormal results (and inputs) to zero, as
+    code built with -ffast-math or torch.set_flush_denormal(True) leaves it: MXCSR's
+    FTZ and DAZ bits, through glibc's x86-64 fenv_t (MXCSR at byte 28)."""
+    if platform.machine() not in ("x86_64", "AMD64") or not ctypes.util.find_library("m"):
+        pytest.skip("sets x86-64 MXCSR through glibc")
+    libm = ctypes.CDLL(ctypes.util.find_library("m"))
+    saved = ctypes.create_string_buffer(32)
+    assert libm.fegetenv(saved) == 0
+    flush = bytearray(saved.raw)
+    struct.pack_into("<I", flush, 28, struct.unpack_from("<I", flush, 28)[0] | 0x8040)
+    assert libm.fesetenv(ctypes.create_string_buffer(bytes(flush), 32)) == 0
+    try:
+        yield
+    finally:
+        libm.fesetenv(saved)
+
+
+@pytest.mark.parametrize("name", ["normal 0, 0.02 (signs apart)", "normal 0, 1e-6 (float16 subnormals)"])
+def test_float16_is_the_same_where_the_cpu_flushes_subnormals(name):
+    t = tensor("float16", DISTS[name])
+    want = expected(t, 0, t.numel)
+    x = np.arange(0x33000000, 0x38800000, 97, dtype=np.uint32).view(np.float32)  # 2⁻²⁵ to 2⁻¹⁴
+    x = np.concatenate([x, -x])
+    want_x = library_codes(x, "float16")
+    with flushing_subnormals():
+        assert not (np.float32(2**-126) * np.float32(0.5))  # subnormal results are flushed
+        got, got_x = make_chunk(t, 7, 0, t.numel).tobytes(), convert(x)
+    assert got == want
+    assert np.array_equal(got_x, want_x)
+
+
+def convert(x: np.ndarray) -> np.ndarray:
+    codes = np.empty(x.size, dtype=np.uint16)
+    narrow.to_narrow(x.copy(), codes, "float16", True)
+    return codes
 
 
 def test_only_values_that_stay_in_range_skip_the_checks():

@@ -11,7 +11,8 @@ overwrite) and write 16-bit codes straight into the output:
   is NaN) is converted by ml_dtypes instead (its quiet-NaN bits are its own).
 * float16: |x| is rounded on float16's grid by float32 operations (Veltkamp's
   split with a floor, :func:`_float16_split`: subnormals included, none apart),
-  scaled by 2⁻¹¹², which makes its bits the code shifted by 13; then the sign. A
+  scaled by 2⁻¹¹², which makes its bits the code shifted by 13 (by normal
+  arithmetic where the thread flushes subnormal results); then the sign. A
   block holding NaN, ±Inf or a value beyond float16's range (the largest |x| as
   bits, one integer maximum) is converted by NumPy.
 
@@ -58,6 +59,7 @@ _BF16_BIAS = const(0x7FFF, np.uint32)
 _SIGN_SPREAD, _SIGN_BITS = const(0x40008000, np.uint32), const(0x80008000, np.uint32)
 _SPLIT16, _SPLIT13 = const(2**16 + 1, np.float32), const(2**13 + 1, np.float32)
 _F16_SCALE = const(2.0**-112, np.float32)  # float16's exponent bias 15, float32's 127
+_F16_NORMAL, _2P24 = const(2.0**-14, np.float32), const(2.0**24, np.float32)
 
 
 def in_range(kind: str, params: Mapping[str, float], dtype: str) -> bool:
@@ -221,7 +223,23 @@ def _float16_split(u: np.ndarray, t: np.ndarray) -> None:
     np.maximum(h, _ones(h.shape[-1]), out=h)  # an array: far faster than a constant here
     np.subtract(y, h, y)
     np.add(h, y, h)
-    np.multiply(h, _F16_SCALE, h)
+    if np.multiply(_TINY, _F16_SCALE)[0]:
+        np.multiply(h, _F16_SCALE, h)
+    else:  # this thread flushes subnormal results to zero (FTZ: -ffast-math code, torch...)
+        _float16_shift_flushed(h)
+
+
+_TINY = np.array([2.0**-20], np.float32)  # × 2⁻¹¹² is subnormal: 0 where results are flushed
+
+
+def _float16_shift_flushed(h: np.ndarray) -> None:
+    """h·2⁻¹¹²'s bits for ``h`` on float16's grid, by normal arithmetic only: float16's
+    normals by rebiasing the exponent, its subnormals (h = k·2⁻²⁴) as k << 13."""
+    small = h < _F16_NORMAL
+    codes = (np.minimum(h, _F16_NORMAL) * _2P24).astype(np.uint32) << 13
+    bits = h.view(np.uint32)
+    bits -= np.uint32(112 << 23)
+    np.copyto(bits, codes, where=small)
 
 
 _ONES = np.ones(0, np.float32)
