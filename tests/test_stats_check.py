@@ -159,6 +159,21 @@ def test_expect_rules(cli, foreign, rule, failures):
     assert r.exit_code == (1 if failures else 0)
 
 
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["--expect", "h.*.w:std=0.02±5%"], "check passed: 3 tensors checked\n"),
+        (["--expect", "h.1.b:zeros=1", "--expect", "h.1.*:absmax<1"], "check passed: 2 tensors checked\n"),
+        (["--check"], "check passed: 4 tensors checked\n"),
+        (["--check", "--expect", "h.1.b:zeros=1"], "check passed: 4 tensors checked\n"),
+        (["--check", "-q"], ""),
+    ],
+)
+def test_a_passed_check_says_how_many_tensors_it_checked(cli, foreign, args, said):
+    r = cli("stats", foreign, "--format", "json", *args)
+    assert r.exit_code == 0 and r.stderr == said
+
+
 def test_expect_failure_message(cli, foreign):
     r = cli("stats", foreign, "--expect", "h.1.*:max>0")
     assert "check failed: h.1.b: max 0 fails max>0 (--expect 'h.1.*:max>0')\n" in r.stderr

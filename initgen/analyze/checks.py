@@ -212,6 +212,11 @@ def parse_rule(text: str) -> Rule:
     return Rule(glob.strip(), tuple(conds), text)
 
 
+def rule_matches(fs: FileStats, rules: list[Rule]) -> set[str]:
+    """The names of the tensors that at least one rule applies to."""
+    return {t.name for r in rules for t in fs.tensors if fnmatch.fnmatchcase(t.name, r.glob)}
+
+
 def check_rules(fs: FileStats, rules: list[Rule]) -> list[Failure]:
     out = []
     for rule in rules:

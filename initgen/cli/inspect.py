@@ -74,7 +74,7 @@ def stats(
     docs/stats.md: {"file", "format", "initgen", "totals", "tensors": [...],
     "groups"?, "check"?}.
     """
-    from ..analyze.checks import check_rules, check_stats, parse_rule
+    from ..analyze.checks import check_rules, check_stats, parse_rule, rule_matches
     from ..analyze.grouping import group_stats
     from ..analyze.stats import read_stats, recorded_plans
     from ..errors import CheckFailed
@@ -105,7 +105,8 @@ def stats(
         names = len({f.tensor for f in failures})
         raise CheckFailed(f"{file}: {names} tensor{'s' if names != 1 else ''} failed the checks")
     if checked and not quiet:
-        click.echo(f"check passed: {len(fs.tensors)} tensors", err=True)
+        n = len(fs.tensors) if check else len(rule_matches(fs, parsed))
+        click.echo(f"check passed: {n} tensor{'s' if n != 1 else ''} checked", err=True)
 
 
 @click.command()
