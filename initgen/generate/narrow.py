@@ -214,8 +214,9 @@ def _float16_split(u: np.ndarray, t: np.ndarray) -> None:
     Veltkamp's split with a floor: c = max(y·(2¹³ + 1), 1), h = c + (y − c) is y
     rounded to nearest even on float16's grid, 11 bits but never finer than 2⁻²⁴
     (below 2⁻¹³, c is 1, and y − 1 is rounded at 2⁻²⁴), which is where float16's
-    subnormals are: no value needs finding and fixing (checked for every float32
-    from 0 to 65504). h·2⁻¹¹² is exact and lines float32's exponent up with
+    subnormals are: no value needs finding and fixing (checked once for every
+    float32 from 0 to 65504; the tests take every mantissa at the exponents where it
+    behaves differently). h·2⁻¹¹² is exact and lines float32's exponent up with
     float16's (float16's subnormals with float32's), so its bits are the code
     shifted by 13. ±0 gives +0."""
     y, h = u.view(np.float32), t.view(np.float32)
