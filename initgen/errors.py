@@ -105,3 +105,10 @@ def one_line(text: str) -> str:
     "unknown key 'a\\\\nb'"
     """
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def os_error_text(e: OSError) -> str:
+    """An OSError nothing more specific caught, as a message: the path it names and
+    what the system said ("nox/s.yaml: Permission denied")."""
+    what = e.strerror or str(e) or type(e).__name__
+    return f"{e.filename}: {what}" if e.filename is not None else what

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 
 from . import interrupt
 
+MAX_THREADS = 256  # each worker holds pipes, and select() takes descriptors below 1024
+
 
 def default_threads() -> int:
     """The cores this process may run on (its affinity), at least 1."""

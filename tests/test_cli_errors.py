@@ -12,7 +12,10 @@ here each family appears once, through the CLI.
 from __future__ import annotations
 
 import json
+import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -704,6 +707,42 @@ def test_unprintable_characters_in_what_a_message_quotes_are_escaped(tmp_path: P
         r = CliRunner().invoke(main, [command, str(tmp_path / file)])
         assert r.exit_code == code and r.stderr.count("\n") == 1, r.stderr
         assert r.stderr.startswith("error: ") and quoted in r.stderr, r.stderr
+
+
+def test_a_system_error_no_step_foresaw_is_one_line_naming_the_path(tmp_path: Path) -> None:
+    long = str(tmp_path / ("a" * 300))  # a name no file system takes: ENAMETOOLONG
+    for args in (
+        ["stats", long + ".safetensors"],
+        ["verify", long + ".safetensors"],
+        ["validate", long + ".yaml"],
+        ["make", long + ".yaml", "-o", str(tmp_path / "w.safetensors")],
+    ):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 1, r.output
+        assert (
+            r.stderr.replace(str(tmp_path), "{d}")
+            == f"error: {{d}}/{'a' * 300}{Path(args[1]).suffix}: File name too long\n"
+        )
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["schemes"], ["--help"], ["stats", "{w}", "--format", "json"]])
+def test_output_to_a_full_device_is_one_line_and_exit_1(tmp_path: Path, args: list[str]) -> None:
+    made(tmp_path / "w.safetensors")
+    argv = [a.replace("{w}", str(tmp_path / "w.safetensors")) for a in args]
+    with open("/dev/full", "w") as full:
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from initgen.cli import run; sys.argv[0] = 'initgen'; run()",
+                *argv,
+            ],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert (r.returncode, r.stderr) == (1, "error: cannot write the output: No space left on device\n")
 
 
 def shown(message: str) -> str:

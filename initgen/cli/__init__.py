@@ -7,14 +7,16 @@ an exit status here, once: 2 for usage/spec errors, 1 for runtime failures.
 
 from __future__ import annotations
 
+import errno
+import os
 import signal
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from .. import __version__, interrupt
-from ..errors import InitgenError, one_line
+from ..errors import InitgenError, one_line, os_error_text
 
 EXIT_INTERRUPTED = 130
 
@@ -67,6 +69,10 @@ class InitgenGroup(click.Group):
                 raise _stopped(interrupt.pending()) from None  # type: ignore[arg-type]
             click.echo(f"error: {one_line(str(e))}", err=True)
             raise click.exceptions.Exit(e.exit_code) from None
+        except OSError as e:  # one no layer below turned into an InitgenError
+            if interrupt.pending():
+                raise _stopped(interrupt.pending()) from None  # type: ignore[arg-type]
+            _os_error(e)
         except Exception:
             if interrupt.pending():
                 raise _stopped(interrupt.pending()) from None  # type: ignore[arg-type]
@@ -102,8 +108,33 @@ def _register() -> None:
 _register()
 
 
+def _os_error(e: OSError) -> NoReturn:
+    """One line and exit 1 for a system error (a full disk or closed stream on stdout
+    included: what is still buffered for it is dropped, not written at exit)."""
+    if e.filename is None:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+    text = os_error_text(e)
+    if e.filename is None and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
+        text = f"cannot write the output: {text}"
+    try:
+        click.echo(f"error: {one_line(text)}", err=True)
+    except OSError:
+        pass
+    raise click.exceptions.Exit(1) from None
+
+
 def run() -> None:  # console-script entry point
-    main(prog_name="initgen")
+    try:
+        main(prog_name="initgen")
+    except OSError as e:  # help or version text that cannot be written
+        try:
+            _os_error(e)
+        except click.exceptions.Exit as stop:
+            sys.exit(stop.exit_code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,8 +10,10 @@ from .options import emit
 
 
 @click.command("from-config")
-@click.argument("config", type=click.Path())
-@click.option("-o", "--output", type=click.Path(), help="Write the spec to this file (default: stdout).")
+@click.argument("config", type=click.Path(readable=False))
+@click.option(
+    "-o", "--output", type=click.Path(readable=False), help="Write the spec to this file (default: stdout)."
+)
 @click.option("--force", is_flag=True, help="Replace the output if it exists.")
 def from_config(config: str, output: str | None, force: bool) -> None:
     """Write the initgen spec of a Transformers CONFIG (a config.json, or a directory

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import click
 
+from ..threads import MAX_THREADS
 from .options import emit, format_option, storage_option, storage_options
 from .progress import progress_bar
 
 SUMMARY_LIMIT = 64  # more tensors than this: the table shows layer patterns unless --all
 
 threads_option = click.option(
-    "--threads", type=click.IntRange(min=1), help="Worker threads (default: all cores)."
+    "--threads", type=click.IntRange(1, MAX_THREADS), help="Worker threads (default: all cores)."
 )
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar or messages on stderr.")
 
 
 @click.command()
-@click.argument("file", type=click.Path())
+@click.argument("file", type=click.Path(readable=False))
 @format_option(("table", "json", "markdown", "csv"))
 @click.option(
     "--tensors",
@@ -110,7 +111,7 @@ def stats(
 
 
 @click.command()
-@click.argument("file", type=click.Path())
+@click.argument("file", type=click.Path(readable=False))
 @threads_option
 @storage_option
 @quiet_option
@@ -127,8 +128,8 @@ def verify(file: str, threads: int | None, storage: tuple[str, ...], quiet: bool
 
 
 @click.command()
-@click.argument("a", type=click.Path())
-@click.argument("b", type=click.Path())
+@click.argument("a", type=click.Path(readable=False))
+@click.argument("b", type=click.Path(readable=False))
 @format_option(("table", "json", "markdown", "csv"))
 @click.option("--all", "show_all", is_flag=True, help="Also list tensors that are the same.")
 @threads_option

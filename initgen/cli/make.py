@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
+from ..threads import MAX_THREADS
 from .options import load_plan, max_bytes, spec_options, storage_option, storage_options
 from .progress import progress_bar
 
@@ -17,7 +18,7 @@ from .progress import progress_bar
     "-o",
     "--output",
     required=True,
-    type=click.Path(),
+    type=click.Path(readable=False),
     help="Output file: .safetensors; NAME.weights.h5 for Keras 3's load_weights; "
     ".h5/.hdf5 for plain HDF5 (/layer/weight). With --max-shard-size, a directory "
     "(created if missing), or NAME.weights.json for Keras shards. A URL "
@@ -45,7 +46,7 @@ from .progress import progress_bar
 @click.option("--force", is_flag=True, help="Replace the output if it exists (atomically).")
 @click.option(
     "--threads",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_THREADS),
     help="Parallel workers (default: all cores); the output does not depend on it.",
 )
 @click.option(

@@ -50,7 +50,7 @@ def spec_options(f: Callable[..., Any]) -> Callable[..., Any]:
         metavar="VAR=VALUE",
         help="Replace a var of the spec (repeatable), e.g. --set n_layer=2.",
     )(f)
-    f = click.argument("spec", type=click.Path())(f)
+    f = click.argument("spec", type=click.Path(readable=False))(f)
     return f
 
 
