@@ -138,6 +138,41 @@ def test_special_file_target_is_not_replaced(spec: Path, tmp_path: Path, kind: s
     assert stat.S_ISFIFO(out.lstat().st_mode) and leftovers(tmp_path) == []
 
 
+def test_from_config_does_not_replace_a_pipe_or_a_dangling_link(tmp_path: Path) -> None:
+    import stat
+
+    config = tmp_path / "config.json"
+    config.write_text(
+        '{"model_type": "llama", "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, '
+        '"num_attention_heads": 2, "vocab_size": 16}'
+    )
+    pipe, link = tmp_path / "pipe.yaml", tmp_path / "link.yaml"
+    os.mkfifo(pipe)
+    link.symlink_to(tmp_path / "nowhere")
+    r = CliRunner().invoke(main, ["from-config", str(config), "-o", str(pipe), "--force"])
+    assert r.exit_code == 2 and "is not a regular file (a device, pipe or socket)" in r.stderr
+    r = CliRunner().invoke(main, ["from-config", str(config), "-o", str(link)])
+    assert r.exit_code == 2 and r.stderr == f"error: {link}: already exists; use --force to replace it\n"
+    assert stat.S_ISFIFO(pipe.lstat().st_mode) and link.is_symlink() and leftovers(tmp_path) == []
+
+
+def test_inputs_that_never_end_are_refused_in_bounded_memory(tmp_path: Path) -> None:
+    """A spec from a device or a pipe is read up to its limit, not to its end; a weight
+    file must be a regular file (it is memory-mapped or read by offset)."""
+    r = CliRunner().invoke(main, ["validate", "/dev/zero"])
+    assert (r.exit_code, r.stderr) == (
+        2,
+        "error: /dev/zero: is more than 16777216 bytes; a spec may be at most 16777216\n",
+    )
+    pipe = tmp_path / "w.safetensors"
+    os.mkfifo(pipe)
+    r = CliRunner().invoke(main, ["stats", str(pipe)])
+    assert (r.exit_code, r.stderr) == (
+        1,
+        f"error: {pipe}: is not a regular file (a pipe or a device?); give a weight file\n",
+    )
+
+
 def test_not_enough_free_space_is_refused_before_writing(
     spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

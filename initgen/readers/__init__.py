@@ -46,6 +46,8 @@ def open_weights(path: PathLike, storage_options: StorageOptions | None = None) 
         path = path / SINGLE_NAME
     elif path.is_dir() or path.name.endswith(".index.json"):
         return ShardedFile.open(path)
+    if not path.is_file():
+        raise FileFormatError(f"{path}: is not a regular file (a pipe or a device?); give a weight file")
     with open(path, "rb") as f:
         magic = f.read(8)
     if magic == HDF5_MAGIC:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from pathlib import Path as FsPath
 from typing import Any
 
 from ..errors import SpecError
@@ -69,7 +69,9 @@ def read_text(source: PathLike, limit: int, what: str, *, directory: str) -> str
     """
     name = str(source)
     try:
-        raw = FsPath(source).read_bytes()
+        with open(source, "rb") as f:  # at most limit + 1 bytes: a pipe or device may not end
+            raw = f.read(limit + 1)
+            size = os.fstat(f.fileno()).st_size
     except FileNotFoundError:
         raise SpecError("no such file", file=name) from None
     except IsADirectoryError:
@@ -77,7 +79,8 @@ def read_text(source: PathLike, limit: int, what: str, *, directory: str) -> str
     except OSError as e:
         raise SpecError(f"cannot read: {e.strerror}", file=name) from None
     if len(raw) > limit:
-        raise SpecError(f"is {len(raw)} bytes; {what} may be at most {limit}", file=name)
+        said = f"is {size} bytes" if size > limit else f"is more than {limit} bytes"
+        raise SpecError(f"{said}; {what} may be at most {limit}", file=name)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -23,8 +23,19 @@ def check_target(target: Path, force: bool) -> None:
         raise UsageError(f"{target}: the directory {parent} does not exist")
     if target.is_dir():
         raise UsageError(f"{target}: is a directory")
-    if target.exists() and not force:
+    check_regular(target)
+    if (target.exists() or target.is_symlink()) and not force:
         raise UsageError(f"{target}: already exists; use --force to replace it")
+
+
+def check_regular(target: Path) -> None:
+    """Refuse a target that is a device, pipe or socket: the finished file is renamed
+    over it, which would replace /dev/null itself."""
+    if target.exists() and not target.is_file() and not target.is_dir():
+        raise UsageError(
+            f"{target}: is not a regular file (a device, pipe or socket); initgen "
+            "renames the finished file over its target, so write to a file instead"
+        )
 
 
 def tmp_path(target: Path) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import OutputError, UsageError
 from ..plan import name_problem
 from ..units import format_bytes
+from .atomic import check_regular
 
 DISK_MARGIN = 1 << 20  # room for headers and metadata beyond the tensors' bytes
 
@@ -69,12 +70,7 @@ def check_free_space(target: Path, nbytes: int) -> None:
 
 def check_output(target: Path, kind: str, names: Iterable[str], nbytes: int) -> None:
     """Everything about an output that can be checked before writing it."""
-    if target.exists() and not target.is_file() and not target.is_dir():
-        # the finished file is renamed over the target: that would replace /dev/null itself
-        raise UsageError(
-            f"{target}: is not a regular file (a device, pipe or socket); initgen "
-            "renames the finished file over its target, so write to a file instead"
-        )
+    check_regular(target)
     names = list(names)
     for name in names:
         why = name_problem(name)
