@@ -133,6 +133,7 @@ def test_metadata_key_is_not_a_tensor_name(tmp_path: Path) -> None:
     """safetensors keeps the file's metadata under '__metadata__': a tensor of that name
     would replace it (and a reader would take the tensor for metadata)."""
     assert name_problem("__metadata__") and name_problem("") and name_problem("x") is None
+    assert name_problem("a\ud800") == "'a\\ud800' holds a lone surrogate, which no file can store"
     spec = tmp_path / "m.yaml"
     spec.write_text(spec_text("  - {name: __metadata__, type: tensor, shape: [2]}\n"))
     for args in (["validate", str(spec)], ["make", str(spec), "-o", str(tmp_path / "w.safetensors")]):

@@ -14,6 +14,11 @@ HEAD = "initgen: 1\nvars: {hidden: 8}\nlayers:\n"
 
 CASES = [
     (
+        "lone_surrogate_in_a_name",
+        HEAD + '  - {name: "a\\ud800b", type: dense, in: 4, out: 2}\n',
+        "s.yaml:4: layers[0].name: 'a\\ud800b' holds a lone surrogate (an escape from \\ud800 to \\udfff), which no file can store",
+    ),
+    (
         "unknown_top",
         "initgen: 1\nlayerz: []\n",
         "s.yaml:2: layerz: unknown key 'layerz' in the spec; allowed: defaults, description, dtype, initgen, layers, layout, name, rules, seed or vars; did you mean 'layers'?",
@@ -140,6 +145,15 @@ def test_every_message_names_file_line_and_key():
         where, _, rest = message.partition(": ")
         assert where.split(":")[1].isdigit(), name
         assert rest.split(": ")[0].replace("[", ".").split(".")[0] in ("layers", "layerz"), name
+
+
+def test_a_key_no_file_can_store_is_refused_where_it_is():
+    with pytest.raises(SpecError) as err:
+        load_spec("s.yaml", text='initgen: 1\nlayers:\n  - {"k\\udc00": 1}\n')
+    assert str(err.value) == (
+        "s.yaml:3: layers[0]: key 'k\\udc00' holds a lone surrogate (an escape from \\ud800 to "
+        "\\udfff), which no file can store"
+    )
 
 
 def test_set_of_an_unknown_var():

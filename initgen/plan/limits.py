@@ -94,6 +94,10 @@ def name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a tensor name in any file, or None."""
     if not isinstance(name, str) or not name:
         return "a tensor name cannot be empty"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{name!r} holds a lone surrogate, which no file can store"
     if name == "__metadata__":
         return "'__metadata__' cannot be a tensor name: safetensors keeps the file's metadata under it"
     return None

@@ -17,6 +17,18 @@ Path = tuple[str | int, ...]
 MAX_NODES = 200_000  # values a spec may expand to through aliases
 
 
+UNSTORABLE = "holds a lone surrogate (an escape from \\ud800 to \\udfff), which no file can store"
+
+
+def storable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def render_path(path: Path) -> str:
     """('layers', 3, 'init') → 'layers[3].init'."""
     out = ""
@@ -108,6 +120,13 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
                         key=render_path(path) or None,
                     )
                 key = str(key) if not isinstance(key, str) else key
+                if not storable(key):
+                    raise SpecError(
+                        f"key {key!r} {UNSTORABLE}",
+                        file=file,
+                        line=knode.start_mark.line + 1,
+                        key=render_path(path) or None,
+                    )
                 if index >= node.merged:  # type: ignore[attr-defined]
                     if key in own_keys:
                         raise SpecError(
@@ -123,7 +142,10 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [walk(item, (*path, i)) for i, item in enumerate(node.value)]
-        return loader.construct_object(node, deep=True)
+        value = loader.construct_object(node, deep=True)
+        if isinstance(value, str) and not storable(value):
+            raise pos.error(path, f"{value!r} {UNSTORABLE}")
+        return value
 
     try:
         try:
