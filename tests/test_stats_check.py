@@ -179,6 +179,17 @@ def test_expect_failure_message(cli, foreign):
     assert "check failed: h.1.b: max 0 fails max>0 (--expect 'h.1.*:max>0')\n" in r.stderr
 
 
+def test_a_failed_condition_shows_the_value_in_full_where_six_digits_would_seem_to_pass(cli, tmp_path):
+    path = tmp_path / "c.safetensors"
+    save_file({"c": np.full(8, 0.1, np.float32)}, str(path))
+    r = cli("stats", path, "--expect", "c:mean=0.1,max<=0.1,min=0.1±1e-7,max<0.2")
+    assert r.exit_code == 1
+    assert [line for line in r.stderr.splitlines() if line.startswith("check failed")] == [
+        "check failed: c: mean 0.10000000149011612 fails mean=0.1 (--expect 'c:mean=0.1,max<=0.1,min=0.1±1e-7,max<0.2')",
+        "check failed: c: max 0.10000000149011612 fails max<=0.1 (--expect 'c:mean=0.1,max<=0.1,min=0.1±1e-7,max<0.2')",
+    ]
+
+
 @pytest.mark.parametrize(
     "rule, message",
     [
@@ -195,6 +206,7 @@ def test_expect_failure_message(cli, foreign):
             "zeros and OP one of "
             "=, <=, >=, <, >",
         ),
+        ("h.*:std=0.02±-1", "--expect 'h.*:std=0.02±-1': 'std=0.02±-1' has a negative tolerance"),
     ],
 )
 def test_bad_expect_rule_is_usage_error(cli, foreign, rule, message):

@@ -206,10 +206,19 @@ def parse_rule(text: str) -> Rule:
             tol = float(m["tol"]) if m["tol"] else 0.0
         except ValueError:
             raise UsageError(f"--expect '{text}': '{part.strip()}' has a malformed number") from None
+        if tol < 0:
+            raise UsageError(f"--expect '{text}': '{part.strip()}' has a negative tolerance")
         if m["pct"]:
             tol = abs(value) * tol / 100
         conds.append(Condition(m["key"], m["op"], value, tol, part.strip()))
     return Rule(glob.strip(), tuple(conds), text)
+
+
+def _shown(v: float, c: Condition) -> str:
+    """``v`` in 6 digits, or in full where those would seem to pass (a float32 0.1 is
+    0.10000000149011612, which fails ``=0.1``: 0.1 would not explain why)."""
+    short = f"{v:.6g}"
+    return repr(v) if OPS[c.op](float(short), c.value, c.tol) else short
 
 
 def rule_matches(fs: FileStats, rules: list[Rule]) -> set[str]:
@@ -227,6 +236,6 @@ def check_rules(fs: FileStats, rules: list[Rule]) -> list[Failure]:
             for c in rule.conditions:
                 v = KEYS[c.key](t)
                 if v is None or not OPS[c.op](v, c.value, c.tol):
-                    shown = "none (no finite values)" if v is None else f"{v:.6g}"
+                    shown = "none (no finite values)" if v is None else _shown(v, c)
                     out.append(Failure(t.name, f"{c.key} {shown} fails {c.text} (--expect '{rule.text}')"))
     return out
