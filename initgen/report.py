@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from .errors import one_line
 from .units import format_bytes
 
 
@@ -44,17 +45,18 @@ def render(
             [["" if c is None else repr(c) if isinstance(c, float) else c for c in row] for row in rows]
         )
         return buf.getvalue().rstrip("\n")
-    cells = [[fmt_num(c) for c in row] for row in rows]
+    # a name's newlines, tabs and escape sequences shown as escapes: one line per row
+    title = one_line(title)
+    cells = [[one_line(fmt_num(c)) for c in row] for row in rows]
     if fmt == "markdown":
-        lines = [
-            f"### {title}",
-            "",
-            "| " + " | ".join(columns) + " |",
-            "|" + "|".join("---" for _ in columns) + "|",
-        ]
-        lines += ["| " + " | ".join(r) + " |" for r in cells]
+
+        def md(cells: Sequence[str]) -> str:
+            return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+        lines = [f"### {title}", "", md(columns), "|" + "|".join("---" for _ in columns) + "|"]
+        lines += [md(r) for r in cells]
         if footer:
-            lines.append("| " + " | ".join(fmt_num(c) for c in footer) + " |")
+            lines.append(md([fmt_num(c) for c in footer]))
         return "\n".join(lines)
     from rich.console import Console
     from rich.table import Table

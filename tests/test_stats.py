@@ -174,6 +174,18 @@ def test_table_has_sparkline_and_totals(tmp_path, cli):
     assert md.splitlines()[2].startswith("| tensor | shape | dtype | mean | std |")
 
 
+def test_names_with_bars_and_control_characters_keep_one_row_each(tmp_path, cli):
+    names = ["a|b", "\x1b[31mred", "x\ny"]
+    save_file({n: np.ones(2, np.float32) for n in names}, str(tmp_path / "f.safetensors"))
+    md = cli("stats", tmp_path / "f.safetensors", "--format", "markdown").stdout.splitlines()
+    assert [line.split(" | ")[0] for line in md[4:7]] == ["| \\x1b[31mred", "| a\\|b", "| x\\ny"]
+    assert all(line.replace("\\|", "").count("|") == md[2].count("|") for line in md[4:7])
+    table = cli("stats", tmp_path / "f.safetensors").stdout
+    assert "\\x1b[31mred" in table and "x\\ny" in table and "\x1b" not in table
+    csv = cli("stats", tmp_path / "f.safetensors", "--format", "csv").stdout
+    assert "\x1b[31mred" in csv and '"x\ny"' in csv  # data: the names as they are
+
+
 def test_sparkline_scales_to_the_highest_bin():
     from initgen.report import sparkline
 

@@ -78,7 +78,7 @@ def stats(
     from ..analyze.checks import check_rules, check_stats, parse_rule, rule_matches
     from ..analyze.grouping import group_stats
     from ..analyze.stats import read_stats, recorded_plans
-    from ..errors import CheckFailed
+    from ..errors import CheckFailed, one_line
     from ..report import stats_view
 
     parsed = [parse_rule(r) for r in rules]  # a bad rule is a usage error before any work
@@ -102,7 +102,7 @@ def stats(
     emit(stats_view(fs, fmt, groups=groups, failures=failures, checked=checked))
     if failures:
         for f in failures:
-            click.echo(f"check failed: {f}", err=True)
+            click.echo(f"check failed: {one_line(str(f))}", err=True)
         names = len({f.tensor for f in failures})
         raise CheckFailed(f"{file}: {names} tensor{'s' if names != 1 else ''} failed the checks")
     if checked and not quiet:

@@ -118,7 +118,7 @@ def _defaults(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 def emit(text: str | None) -> None:
     if text is not None:
-        click.echo(text)
+        click.echo(text, color=True)  # as it is: click would drop escape sequences in names
 
 
 storage_option = click.option(
