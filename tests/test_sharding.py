@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,20 @@ def test_each_shard_made_alone_is_byte_identical(cli, spec, tmp_path):
     assert sorted(p.name for p in alone.iterdir()) == sorted(p.name for p in full.iterdir())
     for p in full.iterdir():
         assert sha(p) == sha(alone / p.name), p.name
+
+
+def test_a_shard_made_alone_reports_its_own_tensors_params_and_bytes(cli, spec, tmp_path):
+    from safetensors import safe_open
+
+    out = tmp_path / "one"
+    r = cli("make", spec, "-o", out, "--max-shard-size", "20kB", "--shard", "2/4")
+    assert r.exit_code == 0, r.output
+    path = out / "model-00002-of-00004.safetensors"
+    with safe_open(path, "np") as f:
+        shapes = [f.get_slice(k).get_shape() for k in f.keys()]
+    params = sum(math.prod(s) for s in shapes)
+    assert 0 < len(shapes) < 10 and f": {len(shapes)} tensors, {params:,} params, " in r.stderr, r.stderr
+    assert r.stderr.startswith(f"wrote shard 2/4 of {out}: ")
 
 
 def test_a_model_that_fits_is_one_model_safetensors(cli, spec, tmp_path):

@@ -115,7 +115,7 @@ def make(
     from ..configs import is_config_source
     from ..storage import is_url
     from ..units import format_bytes, parse_size
-    from ..writers import output_format, sharded_nbytes, write
+    from ..writers import output_format, sharded_tensors, write
     from ..writers.atomic import check_target
     from ..writers.sharding import parse_shard
 
@@ -153,7 +153,8 @@ def make(
         from ..plan.keras import keras_plan
 
         plan = keras_plan(plan)[0]
-    total = 0 if index_only else sharded_nbytes(plan, shard_bytes, which)
+    made = [] if index_only else sharded_tensors(plan, shard_bytes, which)
+    total = sum(t.nbytes for t in made)
     label = out.name if isinstance(out, Path) else output.rstrip("/").rsplit("/", 1)[-1]
     written: Path | str = out
     with progress_bar(label, quiet, data=True) as progress:
@@ -209,8 +210,8 @@ def make(
             return
         what = f"shard {which[0]}/{which[1]} of " if which else ""
         click.echo(
-            f"wrote {what}{written}{'/ (config.json and weights)' if config else ''}: {len(plan.tensors)} "
-            f"tensors, {plan.params:,} params, {format_bytes(total)} (seed {plan.seed})",
+            f"wrote {what}{written}{'/ (config.json and weights)' if config else ''}: {len(made)} "
+            f"tensors, {sum(t.numel for t in made):,} params, {format_bytes(total)} (seed {plan.seed})",
             err=True,
         )
 

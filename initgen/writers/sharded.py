@@ -26,13 +26,20 @@ def shard_files(plan: Plan, max_shard_size: int) -> list[tuple[str, list[TensorP
     return list(zip(sharding.names(), sharding.shards))
 
 
-def sharded_nbytes(plan: Plan, max_shard_size: int | None, shard: tuple[int, int] | None) -> int:
-    """Bytes of tensor data a (possibly one-shard) run writes: the progress total."""
+def sharded_tensors(
+    plan: Plan, max_shard_size: int | None, shard: tuple[int, int] | None
+) -> list[TensorPlan]:
+    """The tensors a (possibly one-shard) run writes."""
     if shard is None or max_shard_size is None:
-        return plan.nbytes
+        return list(plan.tensors)
     files = shard_files(plan, max_shard_size)
     k = shard[0]
-    return sum(t.nbytes for t in files[k - 1][1]) if k <= len(files) else 0
+    return list(files[k - 1][1]) if k <= len(files) else []
+
+
+def sharded_nbytes(plan: Plan, max_shard_size: int | None, shard: tuple[int, int] | None) -> int:
+    """Bytes of tensor data a (possibly one-shard) run writes: the progress total."""
+    return sum(t.nbytes for t in sharded_tensors(plan, max_shard_size, shard))
 
 
 def write_sharded(
