@@ -225,6 +225,17 @@ ROWS: dict[str, tuple[list[str], dict, int, str]] = {
         "and std 6.36e+161, so its values would overflow float32 (largest 3.4e+38); "
         "check the init parameters and fans, or use a wider dtype\n",
     ),
+    "uniform too narrow for float32": (
+        ["make", "{d}/s.yaml", "-o", "{d}/w.safetensors"],
+        {
+            "s.yaml": b"initgen: 1\nlayers: [{name: a, type: tensor, shape: [2, 2], "
+            b"init: {scheme: uniform, low: -1e-39, high: 1e-39}}]\n"
+        },
+        2,
+        "error: {d}/s.yaml:2: layers[0]: tensor 'a': the scheme uniform gives uniform values over "
+        "[-1e-39, 1e-39], too narrow for float32 arithmetic (its 2^24 steps fall below 1.18e-38: "
+        "values would lose their bits or all be the low bound); widen the range or use dtype float64\n",
+    ),
     "bad --max-shard-size": (
         ["make", "{d}/s.yaml", "-o", "{d}/out", "--max-shard-size", "big"],
         {"s.yaml": MLP},

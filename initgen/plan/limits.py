@@ -29,6 +29,7 @@ from ..units import exact_bytes, format_bytes, round_size
 if TYPE_CHECKING:
     from .tensors import Plan
 
+FLOAT32_NORMAL = 2.0**-126  # float32's smallest normal number
 DEFAULT_MAX_BYTES = 10**12  # 1 TB: 250 B float32 parameters; beyond that a typo is likelier
 MAX_WHOLE_VALUES = 1 << 27  # 134 M values: 1 GiB as float64, held whole by orthogonal & co.
 
@@ -70,6 +71,16 @@ def check_plan(plan: Plan, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
                 f"and std {t.dist.std:.3g}, so its values would overflow {t.dtype} (largest "
                 f"{top:.3g}); check the init parameters and fans, or use a wider dtype",
             )
+        if t.dist.kind == "uniform" and t.dtype != "float64":
+            low, high = t.dist.params["low"], t.dist.params["high"]
+            if 0 < (high - low) * 2.0**-24 < FLOAT32_NORMAL:  # steps below float32's normals
+                raise error(
+                    t.layer,
+                    f"tensor '{t.name}': the scheme {t.scheme} gives uniform values over "
+                    f"[{low:.3g}, {high:.3g}], too narrow for float32 arithmetic (its 2^24 "
+                    f"steps fall below {FLOAT32_NORMAL:.3g}: values would lose their bits or "
+                    "all be the low bound); widen the range or use dtype float64",
+                )
     total = plan.nbytes
     if total > max_bytes:
         big = max(plan.tensors, key=lambda t: t.nbytes)
