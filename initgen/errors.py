@@ -66,6 +66,14 @@ class OutputError(InitgenError):
     """The output cannot be written (exists, directory missing, disk full...)."""
 
 
+class OutputLost(OutputError):
+    """The command's output (stdout) could not be written: a full disk, a closed pipe."""
+
+    def __init__(self, cause: OSError) -> None:
+        self.errno = cause.errno
+        super().__init__(f"cannot write the output: {cause.strerror or cause}")
+
+
 class CheckFailed(InitgenError):
     """A `stats --check` or `verify` found a problem; exit status 1."""
 

@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import one_line
+from .errors import OutputLost, one_line
 from .units import format_bytes
 
 
@@ -51,7 +51,7 @@ def render(
     if fmt == "markdown":
 
         def md(cells: Sequence[str]) -> str:
-            return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+            return "| " + " | ".join(c.replace("\\", "\\\\").replace("|", "\\|") for c in cells) + " |"
 
         lines = [f"### {title}", "", md(columns), "|" + "|".join("---" for _ in columns) + "|"]
         lines += [md(r) for r in cells]
@@ -79,7 +79,10 @@ def render(
         from rich import box
 
         table.box = box.ASCII2
-    Console(soft_wrap=False, width=None if tty else 240).print(table)
+    try:
+        Console(soft_wrap=False, width=None if tty else 240).print(table)
+    except OSError as e:
+        raise OutputLost(e) from None
     return None
 
 

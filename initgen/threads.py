@@ -16,11 +16,13 @@ MAX_THREADS = 256  # each worker holds pipes, and select() takes descriptors bel
 
 
 def default_threads() -> int:
-    """The cores this process may run on (its affinity), at least 1."""
+    """The cores this process may run on (its affinity), at least 1 and at most
+    MAX_THREADS."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    return min(max(1, cores), MAX_THREADS)
 
 
 def fork() -> int:

@@ -722,33 +722,52 @@ def test_unprintable_characters_in_what_a_message_quotes_are_escaped(tmp_path: P
 
 def test_a_system_error_no_step_foresaw_is_one_line_naming_the_path(tmp_path: Path) -> None:
     long = str(tmp_path / ("a" * 300))  # a name no file system takes: ENAMETOOLONG
-    for args in (
-        ["stats", long + ".safetensors"],
-        ["verify", long + ".safetensors"],
-        ["validate", long + ".yaml"],
-        ["make", long + ".yaml", "-o", str(tmp_path / "w.safetensors")],
+    for args, code, said in (
+        (["stats", long + ".safetensors"], 1, ".safetensors: File name too long"),
+        (["verify", long + ".safetensors"], 1, ".safetensors: File name too long"),
+        (["validate", long + ".yaml"], 2, ".yaml: cannot read: File name too long"),
+        (
+            ["make", long + ".yaml", "-o", str(tmp_path / "w.safetensors")],
+            2,
+            ".yaml: cannot read: File name too long",
+        ),
     ):
         r = CliRunner().invoke(main, args)
-        assert r.exit_code == 1, r.output
-        assert (
-            r.stderr.replace(str(tmp_path), "{d}")
-            == f"error: {{d}}/{'a' * 300}{Path(args[1]).suffix}: File name too long\n"
-        )
+        assert r.exit_code == code, r.output
+        assert r.stderr.replace(str(tmp_path), "{d}") == f"error: {{d}}/{'a' * 300}{said}\n"
+
+
+RUN = "import sys; from initgen.cli import run; sys.argv[0] = 'initgen'; run()"
+OUTPUTS = [
+    ["schemes"],
+    ["schema"],
+    ["--help"],
+    ["stats", "{w}", "--format", "json"],
+    ["stats", "{w}"],
+    ["verify", "{w}"],
+]
+
+
+@pytest.mark.parametrize("args", OUTPUTS)
+def test_output_into_a_closed_pipe_ends_quietly_with_exit_1(tmp_path: Path, args: list[str]) -> None:
+    """As `initgen ... | head` ends: no message, no traceback, exit 1."""
+    made(tmp_path / "w.safetensors")
+    argv = [a.replace("{w}", str(tmp_path / "w.safetensors")) for a in args]
+    read, write = os.pipe()
+    os.close(read)
+    r = subprocess.run([sys.executable, "-c", RUN, *argv], stdout=write, stderr=subprocess.PIPE, text=True)
+    os.close(write)
+    assert (r.returncode, r.stderr) == (1, "")
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-@pytest.mark.parametrize("args", [["schemes"], ["--help"], ["stats", "{w}", "--format", "json"]])
+@pytest.mark.parametrize("args", OUTPUTS)
 def test_output_to_a_full_device_is_one_line_and_exit_1(tmp_path: Path, args: list[str]) -> None:
     made(tmp_path / "w.safetensors")
     argv = [a.replace("{w}", str(tmp_path / "w.safetensors")) for a in args]
     with open("/dev/full", "w") as full:
         r = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import sys; from initgen.cli import run; sys.argv[0] = 'initgen'; run()",
-                *argv,
-            ],
+            [sys.executable, "-c", RUN, *argv],
             stdout=full,
             stderr=subprocess.PIPE,
             text=True,

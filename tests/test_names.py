@@ -8,6 +8,7 @@ HDF5 path still works for safetensors, which allows any string.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,20 @@ def test_names_after_expansion_are_unique_when_the_prefix_uses_the_index() -> No
     )
     names = [t.name for t in plan.tensors]
     assert names == [f"h.{i}.fc.{k}" for i in range(3) for k in ("weight", "bias")]
+
+
+def test_a_spec_file_name_in_another_encoding_names_the_file_readably(tmp_path: Path) -> None:
+    """Without `name:`, the spec is named after its file; bytes UTF-8 cannot hold (a
+    Latin-1 file name) are replaced in the metadata, not a crash."""
+    from click.testing import CliRunner
+    from safetensors import safe_open
+
+    from initgen.cli import main
+
+    spec = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.yaml")
+    Path(spec).write_text("initgen: 1\nlayers: [{name: fc, type: dense, in: 2, out: 2}]\n")
+    out = tmp_path / "w.safetensors"
+    r = CliRunner().invoke(main, ["make", spec, "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    with safe_open(out, "np") as f:
+        assert f.metadata()["initgen.spec"].endswith("/caf\ufffd.yaml")

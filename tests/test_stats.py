@@ -175,11 +175,17 @@ def test_table_has_sparkline_and_totals(tmp_path, cli):
 
 
 def test_names_with_bars_and_control_characters_keep_one_row_each(tmp_path, cli):
-    names = ["a|b", "\x1b[31mred", "x\ny"]
+    names = ["a|b", "\x1b[31mred", "x\ny", "c\\|d"]
     save_file({n: np.ones(2, np.float32) for n in names}, str(tmp_path / "f.safetensors"))
     md = cli("stats", tmp_path / "f.safetensors", "--format", "markdown").stdout.splitlines()
-    assert [line.split(" | ")[0] for line in md[4:7]] == ["| \\x1b[31mred", "| a\\|b", "| x\\ny"]
-    assert all(line.replace("\\|", "").count("|") == md[2].count("|") for line in md[4:7])
+    rows = md[4:8]  # markdown source: backslashes and bars escaped
+    assert [line.split(" | ")[0] for line in rows] == [
+        "| \\\\x1b[31mred",
+        "| a\\|b",
+        "| c\\\\\\|d",
+        "| x\\\\ny",
+    ]
+    assert all(line.replace("\\\\", "").replace("\\|", "").count("|") == md[2].count("|") for line in rows)
     table = cli("stats", tmp_path / "f.safetensors").stdout
     assert "\\x1b[31mred" in table and "x\\ny" in table and "\x1b" not in table
     csv = cli("stats", tmp_path / "f.safetensors", "--format", "csv").stdout

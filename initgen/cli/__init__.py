@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from .. import __version__, interrupt
-from ..errors import InitgenError, one_line, os_error_text
+from ..errors import InitgenError, OutputLost, one_line, os_error_text
 
 EXIT_INTERRUPTED = 130
 
@@ -64,6 +64,8 @@ class InitgenGroup(click.Group):
             return super().invoke(ctx)
         except (KeyboardInterrupt, _Terminated, interrupt.Stopped):
             raise _stopped(interrupt.pending() or signal.SIGINT) from None
+        except OutputLost as e:
+            _output_lost(e.errno, str(e))
         except InitgenError as e:
             if interrupt.pending():
                 raise _stopped(interrupt.pending()) from None  # type: ignore[arg-type]
@@ -109,30 +111,37 @@ _register()
 
 
 def _os_error(e: OSError) -> NoReturn:
-    """One line and exit 1 for a system error (a full disk or closed stream on stdout
-    included: what is still buffered for it is dropped, not written at exit)."""
-    if e.filename is None:
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
-    text = os_error_text(e)
-    if e.filename is None and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
-        text = f"cannot write the output: {text}"
-    try:
-        click.echo(f"error: {one_line(text)}", err=True)
-    except OSError:
-        pass
+    """One line and exit 1 for a system error no step turned into an InitgenError."""
+    _say(f"error: {one_line(os_error_text(e))}")
     raise click.exceptions.Exit(1) from None
+
+
+def _output_lost(code: int | None, message: str) -> NoReturn:
+    """Exit 1 when stdout cannot take the output: silently for a closed pipe (as
+    `head` expects), with one line for anything else (a full disk). What is still
+    buffered for stdout is dropped, not written (and failed again) at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    if code != errno.EPIPE:
+        _say(f"error: {one_line(message)}")
+    raise click.exceptions.Exit(1) from None
+
+
+def _say(line: str) -> None:
+    try:
+        click.echo(line, err=True)
+    except OSError:
+        pass  # stderr is gone too: the exit status still says it
 
 
 def run() -> None:  # console-script entry point
     try:
         main(prog_name="initgen")
-    except OSError as e:  # help or version text that cannot be written
+    except OSError as e:  # help or version text that stdout cannot take
         try:
-            _os_error(e)
+            _output_lost(e.errno, f"cannot write the output: {e.strerror or e}")
         except click.exceptions.Exit as stop:
             sys.exit(stop.exit_code)
 

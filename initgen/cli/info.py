@@ -66,7 +66,7 @@ def schema() -> None:
 
     from ..spec.schema import json_schema
 
-    click.echo(json.dumps(json_schema(), indent=2))
+    emit(json.dumps(json_schema(), indent=2))
 
 
 COMMANDS = [schemes, schema]

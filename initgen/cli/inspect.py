@@ -122,9 +122,7 @@ def verify(file: str, threads: int | None, storage: tuple[str, ...], quiet: bool
 
     with progress_bar("verify", quiet) as progress:
         v = run_verify(file, threads=threads, progress=progress, storage_options=storage_options(storage))
-    click.echo(
-        f"{file}: ok: {v.tensors} tensors, {v.params:,} values regenerated bit for bit (seed {v.seed})"
-    )
+    emit(f"{file}: ok: {v.tensors} tensors, {v.params:,} values regenerated bit for bit (seed {v.seed})")
 
 
 @click.command()

@@ -8,7 +8,7 @@ import click
 
 from ..errors import UsageError
 from ..threads import MAX_THREADS
-from .options import load_plan, max_bytes, spec_options, storage_option, storage_options
+from .options import emit, load_plan, max_bytes, spec_options, storage_option, storage_options
 from .progress import progress_bar
 
 
@@ -146,7 +146,7 @@ def make(
     if count_shards:
         from ..writers import shard_files
 
-        click.echo(len(shard_files(plan, shard_bytes)))  # type: ignore[arg-type]
+        emit(str(len(shard_files(plan, shard_bytes))))  # type: ignore[arg-type]
         return
     if fmt == "keras" or (fmt is None and output.lower().endswith((".weights.h5", ".weights.json"))):
         # the tensors Keras' layout makes, for the summary

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..dtypes import WEIGHT_DTYPES
+from ..errors import OutputLost
 from ..schemes.presets import PRESETS
 
 PRESET_NAMES = tuple(PRESETS)
@@ -117,8 +118,13 @@ def _defaults(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 
 def emit(text: str | None) -> None:
+    """Write a command's output to stdout, as it is (click would drop escape sequences
+    in names); a stream that cannot take it raises OutputLost."""
     if text is not None:
-        click.echo(text, color=True)  # as it is: click would drop escape sequences in names
+        try:
+            click.echo(text, color=True)
+        except OSError as e:
+            raise OutputLost(e) from None
 
 
 storage_option = click.option(

@@ -24,7 +24,7 @@ def validate(spec: str, sets: tuple[str, ...], seed: int | None, dtype: str | No
     from ..units import format_bytes
 
     p = load_plan(spec, sets, seed, dtype)
-    click.echo(f"{spec}: ok: {len(p.tensors)} tensors, {p.params:,} params, {format_bytes(p.nbytes)}")
+    emit(f"{spec}: ok: {len(p.tensors)} tensors, {p.params:,} params, {format_bytes(p.nbytes)}")
 
 
 COMMANDS = [plan, validate]

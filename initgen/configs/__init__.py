@@ -29,8 +29,11 @@ MAX_CONFIG_BYTES = 16 * 1024 * 1024
 def is_config_source(path: str | Path) -> bool:
     """True for a ``.json`` file, or a directory that holds a ``config.json``."""
     p = Path(path)
-    if p.is_dir():
-        return (p / "config.json").is_file()
+    try:
+        if p.is_dir():
+            return (p / "config.json").is_file()
+    except OSError:  # unreachable (a name too long, no permission): reading it will say so
+        pass
     return p.suffix.lower() == ".json"
 
 

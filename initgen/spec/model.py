@@ -146,7 +146,7 @@ def parse_spec(data: Any, pos: Positions, overrides: Mapping[str, Any] | None = 
     rules = top.get("rules", {}) or {}
     if not isinstance(rules, dict):
         raise pos.error(("rules",), f"rules must map activations to schemes, got {_kind(rules)}")
-    name = top.get("name", pos.file)
+    name = top.get("name", _storable_name(pos.file))
     if not isinstance(name, str):
         raise pos.error(("name",), f"name must be a string, got {name!r}")
     defaults = top.get("defaults")
@@ -272,3 +272,13 @@ def _layer(
         names=names,
         preset_keys=tuple(k for k in implied if k not in item),
     )
+
+
+def _storable_name(file: str) -> str:
+    """The file's name as a spec name: bytes UTF-8 cannot hold (a name in another
+    encoding, which Python's argv keeps as surrogate escapes) become U+FFFD."""
+    try:
+        raw = file.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = file.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "replace")
