@@ -68,7 +68,12 @@ def format_bytes(n: float) -> str:
 
     >>> format_bytes(1_080_000), format_bytes(999), format_bytes(4 * 10**12), format_bytes(999_900)
     ('1.08 MB', '999 B', '4 TB', '1 MB')
+    >>> format_bytes(16 * 10**400)  # a plan's size can pass float's range: as a power of ten
+    '1.60e386 PB'
     """
+    if isinstance(n, int) and abs(n) >= 10**21:  # a million PB and more
+        digits = str(abs(n))
+        return f"{'-' if n < 0 else ''}{digits[0]}.{digits[1:3]}e{len(digits) - 16} PB"
     for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
         if abs(n) < 999.5 or unit == "PB":  # 999.9 KB shows as 1 MB, not 1e+03 KB
             if unit == "B":
