@@ -9,6 +9,9 @@ from ..layers import BOOL, DIM, DIMS, INTS, NUMBER
 from .yamlpos import Path, Positions
 
 
+MAX_DIM = 2**53  # every size exact as a float64; no tensor comes near
+
+
 def int_value(v: Any) -> int | None:
     if isinstance(v, bool):
         return None
@@ -25,6 +28,8 @@ def check_value(kind: str, v: Any, path: Path, pos: Positions) -> Any:
         n = int_value(v)
         if n is None or n <= 0:
             raise pos.error(path, f"expected a positive whole number, got {v!r}")
+        if n > MAX_DIM:
+            raise pos.error(path, f"{v!r} is too large for a size (at most 2^53 = {MAX_DIM:,})")
         return n
     if kind in (DIMS, INTS):
         if kind == DIMS and not isinstance(v, list):
