@@ -8,7 +8,6 @@ from typing import Any
 from ..layers import BOOL, DIM, DIMS, INTS, NUMBER
 from .yamlpos import Path, Positions
 
-
 MAX_DIM = 2**53  # every size exact as a float64; no tensor comes near
 
 
