@@ -112,8 +112,9 @@ def plan_objects(
     shard: tuple[int, int] | None,
 ) -> tuple[list[tuple[str, str, list[TensorPlan]]], bytes | None]:
     """(url, store path, tensors) of each object a run writes, and the index's bytes."""
-    if max_shard_size is None and shard is None:
-        kind = output_format(PurePosixPath(path), fmt)
+    keras = path.lower().endswith((".weights.h5", ".weights.json"))  # Keras' HDF5 names
+    if (max_shard_size is None and shard is None) or keras:
+        kind = "hdf5" if keras else output_format(PurePosixPath(path), fmt)
         if kind != "safetensors":
             raise UsageError(
                 f"{url}: HDF5 cannot be streamed to object storage; write .safetensors, "
