@@ -123,3 +123,11 @@ def test_the_version_is_defined_once():
     assert importlib.metadata.version("initgen") == initgen.__version__
     project = tomllib.loads((SPECS.parent / "pyproject.toml").read_text())["project"]
     assert "version" not in project and "version" in project["dynamic"]
+
+
+@pytest.mark.parametrize("seed", [-1, True, 1.5, "3"])
+def test_a_seed_that_is_not_a_whole_number_is_refused_by_build_plan(seed):
+    """bool included: a file made with seed True was refused by its own verify."""
+    spec = initgen.load_spec("s.yaml", text="initgen: 1\nlayers: [{name: fc, type: dense, in: 4, out: 2}]")
+    with pytest.raises(UsageError, match=r"seed must be a whole number ≥ 0, got "):
+        initgen.build_plan(spec, seed=seed)

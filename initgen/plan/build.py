@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from ..dtypes import DTYPES
-from ..errors import SpecError, one_of, suggest
+from ..errors import SpecError, UsageError, one_of, suggest
 from ..layers import LAYER_TYPES, LayerValueError, TensorDecl
 from ..schemes import Context, Dist, get_scheme
 from ..schemes.fans import Fans, layout_fans
@@ -243,12 +243,15 @@ def build_plan(spec: Spec, seed: int | None = None) -> Plan:
     Raises:
         SpecError: an unknown scheme or activation, bad scheme parameters, a tensor
             name made twice, keys that name no tensor of their layer.
+        UsageError: ``seed`` is not a whole number ≥ 0.
 
     >>> from initgen import load_spec
     >>> spec = load_spec("s.yaml", text="initgen: 1\\nlayers: [{name: fc, type: dense, in: 4, out: 2}]")
     >>> [(t.name, t.shape, t.scheme) for t in build_plan(spec).tensors]
     [('fc.weight', (2, 4), 'glorot_uniform'), ('fc.bias', (2,), 'zeros')]
     """
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise UsageError(f"seed must be a whole number ≥ 0, got {seed!r}")
     tensors: list[TensorPlan] = []
     seen: dict[str, LayerSpec] = {}
     for layer in spec.layers:
