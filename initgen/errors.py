@@ -115,6 +115,15 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
+def storable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (it holds no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def os_error_text(e: OSError) -> str:
     """An OSError nothing more specific caught, as a message: the path it names and
     what the system said ("nox/s.yaml: Permission denied")."""

@@ -65,7 +65,7 @@ class InitgenGroup(click.Group):
         except (KeyboardInterrupt, _Terminated, interrupt.Stopped):
             raise _stopped(interrupt.pending() or signal.SIGINT) from None
         except OutputLost as e:
-            _output_lost(e.errno, str(e))
+            _output_lost(e)
         except InitgenError as e:
             if interrupt.pending():
                 raise _stopped(interrupt.pending()) from None  # type: ignore[arg-type]
@@ -116,16 +116,18 @@ def _os_error(e: OSError) -> NoReturn:
     raise click.exceptions.Exit(1) from None
 
 
-def _output_lost(code: int | None, message: str) -> NoReturn:
+def _output_lost(e: OutputLost) -> NoReturn:
     """Exit 1 when stdout cannot take the output: silently for a closed pipe (as
     `head` expects), with one line for anything else (a full disk). What is still
     buffered for stdout is dropped, not written (and failed again) at exit."""
     try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
     except (OSError, ValueError):
         pass
-    if code != errno.EPIPE:
-        _say(f"error: {one_line(message)}")
+    if e.errno != errno.EPIPE:
+        _say(f"error: {one_line(str(e))}")
     raise click.exceptions.Exit(1) from None
 
 
@@ -141,7 +143,7 @@ def run() -> None:  # console-script entry point
         main(prog_name="initgen")
     except OSError as e:  # help or version text that stdout cannot take
         try:
-            _output_lost(e.errno, f"cannot write the output: {e.strerror or e}")
+            _output_lost(OutputLost(e))
         except click.exceptions.Exit as stop:
             sys.exit(stop.exit_code)
 

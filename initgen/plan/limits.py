@@ -22,7 +22,7 @@ import math
 from typing import TYPE_CHECKING
 
 from ..dtypes import largest
-from ..errors import SpecError
+from ..errors import SpecError, storable
 from ..schemes.dists import WHOLE_KINDS
 from ..units import exact_bytes, format_bytes, round_size
 
@@ -105,9 +105,7 @@ def name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a tensor name in any file, or None."""
     if not isinstance(name, str) or not name:
         return "a tensor name cannot be empty"
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
+    if not storable(name):
         return f"{name!r} holds a lone surrogate, which no file can store"
     if name == "__metadata__":
         return "'__metadata__' cannot be a tensor name: safetensors keeps the file's metadata under it"

@@ -11,22 +11,13 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ..errors import SpecError
+from ..errors import SpecError, storable
 
 Path = tuple[str | int, ...]
 MAX_NODES = 200_000  # values a spec may expand to through aliases
 
 
 UNSTORABLE = "holds a lone surrogate (an escape from \\ud800 to \\udfff), which no file can store"
-
-
-def storable(text: str) -> bool:
-    """Whether ``text`` can be written as UTF-8 (no lone surrogates)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def render_path(path: Path) -> str:

@@ -4,7 +4,7 @@ streaming, in bounded memory."""
 from __future__ import annotations
 
 from .common import FORMATS, metadata, output_format, preflight
-from .sharded import shard_files, sharded_nbytes, sharded_tensors, write_model_dir, write_sharded
+from .sharded import shard_files, sharded_tensors, write_model_dir, write_sharded
 from .single import write
 
 __all__ = [
@@ -13,7 +13,6 @@ __all__ = [
     "output_format",
     "preflight",
     "shard_files",
-    "sharded_nbytes",
     "sharded_tensors",
     "write",
     "write_model_dir",

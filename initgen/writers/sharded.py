@@ -37,11 +37,6 @@ def sharded_tensors(
     return list(files[k - 1][1]) if k <= len(files) else []
 
 
-def sharded_nbytes(plan: Plan, max_shard_size: int | None, shard: tuple[int, int] | None) -> int:
-    """Bytes of tensor data a (possibly one-shard) run writes: the progress total."""
-    return sum(t.nbytes for t in sharded_tensors(plan, max_shard_size, shard))
-
-
 def write_sharded(
     plan: Plan,
     outdir: PathLike,
